@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Generates DEVELOPMENT signing keys (ECDSA P-256, PEM) for docker compose and
+# the dev Kubernetes overlay. Never use these keys outside a developer machine.
+#
+#   deploy/gen-dev-keys.sh [KEYS_DIR]          (default: deploy/keys)
+#   ANXIN_DEV_CLIENTS="crm-dev ivr-dev" deploy/gen-dev-keys.sh
+#
+# Layout written (existing key pairs are kept; delete KEYS_DIR to rotate):
+#   KEYS_DIR/_source/<name>.key.pem, <name>.pub.pem   every key pair, with
+#            <name> in gateway identity consent profile audit idp
+#   KEYS_DIR/_source/clients/<client_id>.key.pem, .pub.pem
+#   KEYS_DIR/<service>/                  what one service sees at /etc/anxin/keys:
+#       <service>.key.pem                its own private signing key, and no other
+#       <every service>.pub.pem, idp.pub.pem
+#       clients/<client_id>.pub.pem
+# docker compose mounts KEYS_DIR/<service> read-only at /etc/anxin/keys.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+keys_dir="${1:-${here}/keys}"
+services=(gateway identity consent profile audit)
+read -r -a clients <<<"${ANXIN_DEV_CLIENTS:-crm-dev}"
+src="${keys_dir}/_source"
+
+command -v openssl >/dev/null || { echo "gen-dev-keys: openssl not found" >&2; exit 1; }
+
+umask 077
+mkdir -p "${src}/clients"
+
+keypair() { # keypair <path without suffix>
+    if [[ ! -f "$1.key.pem" ]]; then
+        openssl ecparam -name prime256v1 -genkey -noout -out "$1.key.pem"
+        openssl ec -in "$1.key.pem" -pubout -out "$1.pub.pem" 2>/dev/null
+        echo "gen-dev-keys: new key pair $1"
+    fi
+}
+
+for name in "${services[@]}" idp; do
+    keypair "${src}/${name}"
+done
+for client in "${clients[@]}"; do
+    keypair "${src}/clients/${client}"
+done
+
+for service in "${services[@]}"; do
+    out="${keys_dir}/${service}"
+    rm -rf "${out}"
+    mkdir -p "${out}/clients"
+    cp "${src}/${service}.key.pem" "${out}/"
+    cp "${src}"/*.pub.pem "${out}/"
+    cp "${src}"/clients/*.pub.pem "${out}/clients/"
+    # The containers run as uid 10001, not as the developer: on this dev-only
+    # copy, make the files world-readable so the bind mount can be read.
+    chmod 0755 "${out}" "${out}/clients"
+    chmod 0644 "${out}"/*.pem "${out}"/clients/*.pem
+done
+echo "gen-dev-keys: wrote ${keys_dir}/{$(IFS=,; echo "${services[*]}")}"

@@ -1,0 +1,8 @@
+"""Alembic environment for the gateway's own database."""
+
+from sqlmodel import SQLModel
+
+from anxin_shared.db import run_alembic_env
+from anxin_shared.outbox import OutboxEvent  # noqa: F401  (registers the table)
+
+run_alembic_env(SQLModel.metadata)

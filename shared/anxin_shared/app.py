@@ -1,0 +1,226 @@
+"""The service runtime: what every Anxin service is made of, assembled once.
+
+`create_service_app` builds a FastAPI app with problem-details errors,
+telemetry, `/healthz` and `/readyz`, the policy engine (hot-reloaded), the
+service's own database (migrated at start in dev), its outbox relay, and
+inbound authentication. Routers passed as `public` are mounted with the
+internal-token dependency attached ("all routes authenticated by default");
+`internal` routers accept only signed service tokens; a route that must be
+open, like the health checks, is declared here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from anxin_shared.auth import InternalAuth, internal_verifier
+from anxin_shared.db import Database
+from anxin_shared.errors import Forbidden, Unauthenticated, install_problem_handlers
+from anxin_shared.http import ServiceClient, make_async_client
+from anxin_shared.keys import ensure_dev_keys, load_key, private_key_path
+from anxin_shared.outbox import OutboxRelay, Sender
+from anxin_shared.policy import PolicyEngine, PolicyLoadError
+from anxin_shared.principal import Principal
+from anxin_shared.settings import SERVICES, ServiceSettings
+from anxin_shared.telemetry import Metrics, instrument
+from anxin_shared.tokens import TokenSigner, service_issuer
+
+logger = logging.getLogger("anxin.app")
+AUDIT_BATCH_PATH = "/internal/v1/events:batch"
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a service's dependencies need, created once per process."""
+
+    settings: ServiceSettings
+    database: Database
+    policy: PolicyEngine
+    metrics: Metrics
+    signer: TokenSigner | None = None
+    auth: InternalAuth | None = None
+    http: httpx.AsyncClient | None = None
+    peers: ServiceClient | None = None
+    relay: OutboxRelay | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The service name."""
+        return self.settings.service
+
+    def require_principal(self, request: Request) -> Principal:
+        """Dependency: the gateway-vouched principal of this request."""
+        if self.auth is None:
+            raise Unauthenticated("service keys are not loaded")
+        return self.auth.principal(request)
+
+    def require_service(self, resource: str, action: str) -> Callable[[Request], Principal]:
+        """Dependency factory: a peer service the policy lets take `action` on `resource`."""
+
+        def dependency(request: Request) -> Principal:
+            if self.auth is None:
+                raise Unauthenticated("service keys are not loaded")
+            caller = self.auth.service_caller(request)
+            decision = self.policy.decide(caller.subject, "group", resource, action, "L0")
+            if not decision.allowed:
+                raise Forbidden(
+                    "this service may not call this operation", decision_id=decision.decision_id
+                )
+            return caller
+
+        return dependency
+
+    async def send_to_audit(self, events: list[dict[str, Any]]) -> None:
+        """Outbox sender: deliver a batch to the audit service, signed as this service."""
+        if self.peers is None:
+            raise RuntimeError("no peer client")
+        response = await self.peers.call("audit", "POST", AUDIT_BATCH_PATH, json={"events": events})
+        if response.status_code >= 300:
+            raise RuntimeError(f"audit refused the batch: {response.status_code}")
+
+
+def build_runtime(settings: ServiceSettings, migrations_dir: Path | None) -> ServiceRuntime:
+    """Create the runtime (no I/O beyond opening the database engine)."""
+    return ServiceRuntime(
+        settings=settings,
+        database=Database(str(settings.database_url), migrations_dir),
+        policy=PolicyEngine(settings.policies_dir),
+        metrics=Metrics(settings.service),
+    )
+
+
+def _load_keys(runtime: ServiceRuntime) -> None:
+    settings = runtime.settings
+    keys_dir = Path(str(settings.keys_dir))
+    if settings.is_dev:
+        ensure_dev_keys(keys_dir)
+    runtime.signer = TokenSigner(
+        issuer=service_issuer(settings.service),
+        key=load_key(private_key_path(keys_dir, settings.service)),
+        kid=settings.service,
+    )
+    if settings.service != "gateway":
+        runtime.auth = InternalAuth(internal_verifier(settings.service, keys_dir))
+
+
+async def start_runtime(
+    runtime: ServiceRuntime,
+    relay_sender: Sender | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> None:
+    """Keys, migrations, policy, peers and background tasks, in that order."""
+    settings = runtime.settings
+    _load_keys(runtime)
+    if settings.auto_migrate and runtime.database.migrations_dir is not None:
+        await asyncio.to_thread(runtime.database.migrate)
+    try:
+        runtime.policy.load()
+    except PolicyLoadError as exc:
+        runtime.policy.last_error = str(exc)
+        logger.error("policy not loaded; every decision is a deny until it is: %s", exc)
+    runtime.http = make_async_client(settings.upstream_timeout_seconds, transport=http_transport)
+    assert runtime.signer is not None
+    runtime.peers = ServiceClient(
+        settings.service,
+        runtime.signer,
+        {peer: settings.peer_url(peer) for peer in SERVICES if peer != "gateway"},
+        runtime.http,
+    )
+    runtime.tasks.append(asyncio.create_task(runtime.policy.watch(settings.policy_reload_seconds)))
+    runtime.relay = OutboxRelay(
+        runtime.database, relay_sender or runtime.send_to_audit,
+        interval=settings.outbox_interval_seconds,
+    )
+    runtime.tasks.append(asyncio.create_task(runtime.relay.run()))
+
+
+async def stop_runtime(runtime: ServiceRuntime) -> None:
+    """Cancel background tasks and close the pooled client."""
+    for task in runtime.tasks:
+        task.cancel()
+    for task in runtime.tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    runtime.tasks.clear()
+    if runtime.http is not None:
+        await runtime.http.aclose()
+    runtime.database.engine.dispose()
+
+
+def add_health_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
+    """`/healthz` (alive) and `/readyz` (database reachable, policy loaded): open by design."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        database_ok = await asyncio.to_thread(runtime.database.ping)
+        ready = database_ok and runtime.policy.loaded
+        body = {
+            "status": "ready" if ready else "not-ready",
+            "service": runtime.name,
+            "database": "ok" if database_ok else "unreachable",
+            "policy_version": runtime.policy.version,
+            "policy_error": runtime.policy.last_error,
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    migrations_dir: Path | None,
+    public: Sequence[APIRouter] = (),
+    internal: Sequence[APIRouter] = (),
+    relay_sender_factory: Callable[[ServiceRuntime], Sender] | None = None,
+    on_start: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Assemble a backend service (identity, consent, profile, audit)."""
+    runtime = build_runtime(settings, migrations_dir)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sender = relay_sender_factory(runtime) if relay_sender_factory else None
+        await start_runtime(runtime, sender, http_transport)
+        if on_start is not None:
+            await on_start(runtime)
+        yield
+        await stop_runtime(runtime)
+
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    add_health_routes(app, runtime)
+    for router in public:
+        app.include_router(router, dependencies=[Depends(current_principal)])
+    for router in internal:
+        app.include_router(router)
+    instrument(app, f"anxin-{settings.service}", settings.otel_exporter, runtime.database.engine)
+    return app
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """Dependency: the runtime of the app serving this request."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def current_principal(request: Request) -> Principal:
+    """Dependency: the gateway-vouched principal (verified once per request)."""
+    return get_runtime(request).require_principal(request)

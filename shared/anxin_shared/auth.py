@@ -1,0 +1,83 @@
+"""Inbound authentication for the services behind the gateway.
+
+A service believes exactly two kinds of bearer token, both for its own
+audience: the gateway's internal token (an agent or client request the
+gateway authorized) and another service's own token (a service-to-service
+call). Anything else, including a request sent straight to the service port
+with a user's token, is refused with 401.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Request
+
+from anxin_shared.errors import Unauthenticated
+from anxin_shared.keys import load_key, public_key_path
+from anxin_shared.principal import Principal
+from anxin_shared.settings import SERVICES
+from anxin_shared.tokens import (
+    INTERNAL_ISSUER,
+    MAX_INTERNAL_LIFETIME,
+    IssuerConfig,
+    TokenVerifier,
+    service_issuer,
+)
+
+
+def bearer_token(request: Request) -> str:
+    """The bearer token of the request, or raise 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("a bearer token is required")
+    return token.strip()
+
+
+def internal_verifier(service: str, keys_dir: Path) -> TokenVerifier:
+    """Verifier for tokens addressed to `service`: the gateway's and its peers'."""
+    issuers = {
+        INTERNAL_ISSUER: IssuerConfig(
+            issuer=INTERNAL_ISSUER,
+            keys={"gateway": load_key(public_key_path(keys_dir, "gateway"))},
+            max_lifetime_seconds=MAX_INTERNAL_LIFETIME,
+        )
+    }
+    for peer in SERVICES:
+        if peer in ("gateway", service):
+            continue
+        path = public_key_path(keys_dir, peer)
+        if path.exists():
+            issuers[service_issuer(peer)] = IssuerConfig(
+                issuer=service_issuer(peer),
+                keys={peer: load_key(path)},
+                max_lifetime_seconds=MAX_INTERNAL_LIFETIME,
+                bound_subject=f"service:{peer}",
+            )
+    return TokenVerifier(issuers=issuers, audience=f"anxin-{service}")
+
+
+class InternalAuth:
+    """FastAPI dependencies that turn the bearer token into a `Principal`."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
+
+    def principal(self, request: Request) -> Principal:
+        """A request the gateway authorized (an agent's or a client's)."""
+        claims = self.verifier.verify(bearer_token(request))
+        if claims.get("iss") != INTERNAL_ISSUER:
+            raise Unauthenticated("this operation is reached only through the gateway")
+        principal = Principal.from_claims(claims)
+        request.state.principal = principal
+        return principal
+
+    def service_caller(self, request: Request) -> Principal:
+        """A call from another Anxin service, signed with that service's key."""
+        claims = self.verifier.verify(bearer_token(request))
+        if claims.get("iss") == INTERNAL_ISSUER or claims.get("kind") != "service":
+            raise Unauthenticated("this operation is for Anxin services only")
+        principal = Principal.from_claims(claims)
+        request.state.principal = principal
+        return principal
