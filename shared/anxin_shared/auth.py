@@ -67,7 +67,7 @@ class InternalAuth:
     def principal(self, request: Request) -> Principal:
         """A request the gateway authorized (an agent's or a client's)."""
         claims = self.verifier.verify(bearer_token(request))
-        if claims.get("iss") != INTERNAL_ISSUER:
+        if claims.get("iss") != INTERNAL_ISSUER or claims.get("kind") == "service":
             raise Unauthenticated("this operation is reached only through the gateway")
         principal = Principal.from_claims(claims)
         request.state.principal = principal
@@ -76,7 +76,8 @@ class InternalAuth:
     def service_caller(self, request: Request) -> Principal:
         """A call from another Anxin service, signed with that service's key."""
         claims = self.verifier.verify(bearer_token(request))
-        if claims.get("iss") == INTERNAL_ISSUER or claims.get("kind") != "service":
+        caller = str(claims.get("iss", "")).removeprefix("anxin-")
+        if claims.get("kind") != "service" or claims.get("sub") != f"service:{caller}":
             raise Unauthenticated("this operation is for Anxin services only")
         principal = Principal.from_claims(claims)
         request.state.principal = principal

@@ -55,13 +55,22 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commit on success, roll back on any error."""
+        """A unit of work: commit on success, roll back on any error.
+
+        One exception to the rollback: an error marked `keeps_audit` (a policy
+        denial) still commits, because the audit event of the decision was
+        written before the raise and a denial must be traceable too. Services
+        raise such errors before any business write.
+        """
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
-            except BaseException:
-                session.rollback()
+            except BaseException as exc:
+                if getattr(exc, "keeps_audit", False):
+                    session.commit()
+                else:
+                    session.rollback()
                 raise
 
     def request_session(self) -> Iterator[Session]:

@@ -65,6 +65,8 @@ class Unauthenticated(AnxinError):
 
 class Forbidden(AnxinError):
     status, type, title = 403, "forbidden", "Forbidden by policy"
+    # The request's session still commits the denial's audit event (see db.py).
+    keeps_audit = True
 
     def __init__(self, detail: str | None = None, *, decision_id: str, **extra: Any) -> None:
         super().__init__(detail, decision_id=decision_id, **extra)

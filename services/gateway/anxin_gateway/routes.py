@@ -56,6 +56,8 @@ ROUTES: tuple[RouteSpec, ...] = (
               summary="Read a customer's profile, masked by policy"),
     RouteSpec("GET", "/api/v1/audit/events", "audit", "audit.event", "read",
               summary="Query the audit trail"),
+    RouteSpec("GET", "/api/v1/audit/chain/verify", "audit", "audit.event", "verify",
+              summary="Verify the audit hash chain"),
 )
 
 

@@ -1,0 +1,50 @@
+# Anxin — the two commands a newcomer needs: `make run` and `make test`.
+# Both create the virtual environment and install everything themselves.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MANIFESTS := pyproject.toml uv.lock shared/pyproject.toml cli/pyproject.toml \
+             $(wildcard services/*/pyproject.toml)
+
+.PHONY: run test install lint typecheck policy-test openapi clean help
+
+help:
+	@echo "make run          start the whole suite on SQLite with demo data (dev)"
+	@echo "make test         run every test (unit, policy cases, end-to-end; PostgreSQL too"
+	@echo "                  when ANXIN_TEST_POSTGRES_URL is set, as .ci/run does)"
+	@echo "make lint         ruff lint + format check; make typecheck: mypy"
+	@echo "make policy-test  run policies/tests/*.yaml"
+	@echo "make openapi      refresh the gateway's snapshots of the services' public API"
+
+$(STAMP): $(MANIFESTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv sync --all-packages --locked --python $(BIN)/python
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/anxin up
+
+test: $(STAMP)
+	$(BIN)/anxin policy test
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared/anxin_shared services/*/anxin_* cli/anxin_cli
+
+policy-test: $(STAMP)
+	$(BIN)/anxin policy test
+
+openapi: $(STAMP)
+	$(BIN)/python scripts/export_openapi.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,116 @@
+"""Running the whole suite on one machine: keys, five uvicorn processes, readiness."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from anxin_shared.keys import ensure_dev_keys
+from anxin_shared.settings import SERVICE_PORTS
+
+START_ORDER = ("audit", "consent", "profile", "identity", "gateway")
+
+
+@dataclass
+class Suite:
+    """The five services as child processes sharing one var dir and one policy folder."""
+
+    var_dir: Path
+    policies_dir: Path
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
+    env: str = "dev"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        """Base URL of a service."""
+        return f"http://{self.host}:{self.ports[service]}"
+
+    def environment(self, service: str) -> dict[str, str]:
+        """The environment one service process starts with."""
+        environ = dict(os.environ)
+        environ.update({
+            "ANXIN_ENV": self.env,
+            "ANXIN_VAR_DIR": str(self.var_dir),
+            "ANXIN_POLICIES_DIR": str(self.policies_dir),
+            f"ANXIN_{service.upper()}_PORT": str(self.ports[service]),
+        })
+        for peer in SERVICE_PORTS:
+            environ[f"ANXIN_{peer.upper()}_URL"] = self.url(peer)
+        environ.update(self.extra_env)
+        return environ
+
+    def prepare(self) -> None:
+        """Generate dev keys (services, dev IdP, every catalogued client) once, up front."""
+        if self.env != "dev":
+            return
+        catalogue = yaml.safe_load((self.policies_dir / "catalogue.yaml").read_text()) or {}
+        ensure_dev_keys(self.var_dir / "keys", list((catalogue.get("clients") or {}).keys()))
+
+    def start(self, log_dir: Path | None = None) -> None:
+        """Start every service process (returns at once; see `wait_ready`)."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.prepare()
+        log_dir = log_dir or self.var_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for service in START_ORDER:
+            command = [sys.executable, "-m", "uvicorn", f"anxin_{service}.main:app",
+                       "--host", self.host, "--port", str(self.ports[service]),
+                       "--no-access-log", "--timeout-graceful-shutdown", "5"]
+            if service == "gateway":
+                # h11 hands the raw request target to the app, so an absolute-form
+                # target is seen (and refused) rather than silently reduced to its path.
+                command += ["--http", "h11"]
+            log = (log_dir / f"{service}.log").open("ab")
+            self.processes[service] = subprocess.Popen(  # noqa: S603
+                command, env=self.environment(service), stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def ready(self) -> dict[str, bool]:
+        """Which services answer `/readyz` with 200."""
+        status = {}
+        for service in self.ports:
+            try:
+                status[service] = httpx.get(self.url(service) + "/readyz", timeout=1.0
+                                            ).status_code == 200
+            except httpx.HTTPError:
+                status[service] = False
+        return status
+
+    def wait_ready(self, timeout: float = 60.0, on_tick: object = None) -> dict[str, bool]:
+        """Poll until every service is ready or `timeout` passes; raise if a process died."""
+        deadline = time.monotonic() + timeout
+        status = self.ready()
+        while not all(status.values()) and time.monotonic() < deadline:
+            for service, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{service} exited with status {process.returncode}; "
+                                       f"see {self.var_dir / 'logs' / (service + '.log')}")
+            if callable(on_tick):
+                on_tick(status)
+            time.sleep(0.3)
+            status = self.ready()
+        return status
+
+    def stop(self) -> None:
+        """Stop every process: SIGTERM, then SIGKILL after five seconds."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
