@@ -29,7 +29,9 @@ mkdir -p "${src}/clients"
 
 keypair() { # keypair <path without suffix>
     if [[ ! -f "$1.key.pem" ]]; then
-        openssl ecparam -name prime256v1 -genkey -noout -out "$1.key.pem"
+        # P-256 (ES256), stored as PKCS#8 like the services' own dev keys.
+        openssl ecparam -name prime256v1 -genkey -noout \
+            | openssl pkcs8 -topk8 -nocrypt -out "$1.key.pem"
         openssl ec -in "$1.key.pem" -pubout -out "$1.pub.pem" 2>/dev/null
         echo "gen-dev-keys: new key pair $1"
     fi

@@ -11,8 +11,9 @@ from tests.support import BACKENDS, POSTGRES_URL, RunningSuite, start_suite
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def running_suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                  ) -> Iterator[RunningSuite]:
+def running_suite(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningSuite]:
     """The whole suite, started once per backend for the test session."""
     backend = request.param
     if backend == "postgres" and not POSTGRES_URL:

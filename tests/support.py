@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +118,7 @@ def start_suite(tmp: Path, backend: str) -> tuple[Suite, PostgresDatabases | Non
     if not all(status.values()):
         suite.stop()
         logs = "\n".join(
-            f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (tmp / "var" / "logs").glob("*.log"))
+            f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (tmp / "var" / "logs").glob("*.log")
+        )
         raise RuntimeError(f"suite not ready: {status}\n{logs}")
     return suite, databases, policies

@@ -16,16 +16,18 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from anxin_cli.suite import Suite
 from anxin_shared.devtokens import mint_dev_token
 from anxin_shared.policy import PolicyEngine, PolicyLoadError
 from anxin_shared.policy_cases import run_cases
 
-from anxin_cli.suite import Suite
-
-app = typer.Typer(help="Anxin (安信): run the suite, issue dev tokens, test policies, verify audit.",
-                  no_args_is_help=True)
-policy_app = typer.Typer(help="Lint, test and explain the policy in policies/.",
-                         no_args_is_help=True)
+app = typer.Typer(
+    help="Anxin (安信): run the suite, issue dev tokens, test policies, verify audit.",
+    no_args_is_help=True,
+)
+policy_app = typer.Typer(
+    help="Lint, test and explain the policy in policies/.", no_args_is_help=True
+)
 audit_app = typer.Typer(help="Work with the audit trail.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
@@ -49,21 +51,25 @@ def _engine(policies: Path) -> PolicyEngine:
 def up(
     var: VarOption = Path("var"),
     policies: Annotated[Path, typer.Option("--policies", envvar="ANXIN_POLICIES_DIR")] = Path(
-        "policies"),
+        "policies"
+    ),
     host: str = "127.0.0.1",
     timeout: float = 60.0,
 ) -> None:
     """Start the gateway and the four services on the embedded default (SQLite, dev keys)."""
     if os.environ.get("ANXIN_ENV", "dev") != "dev":
-        console.print("[red]`anxin up` runs the dev suite; deploy production with "
-                      "docker-compose or k8s/[/red]")
+        console.print(
+            "[red]`anxin up` runs the dev suite; deploy production with "
+            "docker-compose or k8s/[/red]"
+        )
         raise typer.Exit(2)
     suite = Suite(var_dir=var.resolve(), policies_dir=policies.resolve(), host=host)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     suite.start()
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
-                      transient=True) as progress:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+        ) as progress:
             task = progress.add_task("starting services…")
 
             def tick(status: dict[str, bool]) -> None:
@@ -73,8 +79,10 @@ def up(
             status = suite.wait_ready(timeout, tick)
         if not all(status.values()):
             failed = ", ".join(name for name, ok in status.items() if not ok)
-            console.print(f"[red]not ready after {timeout:.0f} s: {failed}[/red] "
-                          f"(logs in {suite.var_dir / 'logs'})")
+            console.print(
+                f"[red]not ready after {timeout:.0f} s: {failed}[/red] "
+                f"(logs in {suite.var_dir / 'logs'})"
+            )
             raise typer.Exit(1)
         table = Table("service", "url", title="Anxin is up (ANXIN_ENV=dev)")
         for service in suite.ports:
@@ -84,11 +92,12 @@ def up(
         console.print(
             "First call — a life-insurance agent lists their customers, masked by policy:\n"
             f"  TOKEN=$(curl -s -X POST {gateway}/dev/token -H 'content-type: application/json'"
-            " -d '{\"subject\": \"agent.li\"}' | python3 -c 'import sys,json;"
-            "print(json.load(sys.stdin)[\"access_token\"])')\n"
-            f"  curl -s {gateway}/api/v1/customers?limit=3 -H \"Authorization: Bearer $TOKEN\"\n"
+            ' -d \'{"subject": "agent.li"}\' | python3 -c \'import sys,json;'
+            'print(json.load(sys.stdin)["access_token"])\')\n'
+            f'  curl -s {gateway}/api/v1/customers?limit=3 -H "Authorization: Bearer $TOKEN"\n'
             f"Seeded subjects: {gateway}/dev/subjects   API: {gateway}/docs   "
-            "Stop: Ctrl-C")
+            "Stop: Ctrl-C"
+        )
         while all(process.poll() is None for process in suite.processes.values()):
             time.sleep(0.5)
         console.print("[red]a service stopped; shutting the suite down[/red]")
@@ -128,23 +137,29 @@ def policy_test(policies: PoliciesOption = Path("policies")) -> None:
     results = run_cases(engine)
     failed = [result for result in results if not result.passed]
     for result in failed:
-        console.print(f"[red]FAIL[/red] tests/{result.file}:{result.line} {result.name}: "
-                      f"{result.message}")
-    console.print(f"policy {engine.version}: {len(results) - len(failed)} passed, "
-                  f"{len(failed)} failed")
+        console.print(
+            f"[red]FAIL[/red] tests/{result.file}:{result.line} {result.name}: {result.message}"
+        )
+    console.print(
+        f"policy {engine.version}: {len(results) - len(failed)} passed, {len(failed)} failed"
+    )
     if failed or not results:
         raise typer.Exit(1)
 
 
 @policy_app.command("explain")
 def policy_explain(
-    subject: str, subsidiary: str, resource: str, action: str,
+    subject: str,
+    subsidiary: str,
+    resource: str,
+    action: str,
     level: Annotated[str, typer.Option(help="assurance level L0-L3")] = "L0",
     policies: PoliciesOption = Path("policies"),
 ) -> None:
     """Decide one request and print the full decision record."""
-    decision = _engine(policies).decide(subject, subsidiary, resource, action, level,
-                                        with_field_views=True)
+    decision = _engine(policies).decide(
+        subject, subsidiary, resource, action, level, with_field_views=True
+    )
     typer.echo(json.dumps(decision.record(), indent=2, ensure_ascii=False))
     if not decision.allowed:
         raise typer.Exit(1)
@@ -153,16 +168,21 @@ def policy_explain(
 @audit_app.command("verify")
 def audit_verify(
     gateway: Annotated[str, typer.Option(envvar="ANXIN_GATEWAY_URL")] = "http://127.0.0.1:8000",
-    token: Annotated[str | None, typer.Option(envvar="ANXIN_TOKEN",
-                                              help="bearer token (dev: minted for auditor)")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="ANXIN_TOKEN", help="bearer token (dev: minted for auditor)"),
+    ] = None,
     policies: PoliciesOption = Path("policies"),
     var: VarOption = Path("var"),
 ) -> None:
     """Ask the audit service to recompute the hash chain; exit 1 on any break."""
     if token is None:
         token = mint_dev_token(_engine(policies), var / "keys", "auditor.zheng")
-    response = httpx.get(f"{gateway}/api/v1/audit/chain/verify",
-                         headers={"authorization": f"Bearer {token}"}, timeout=60)
+    response = httpx.get(
+        f"{gateway}/api/v1/audit/chain/verify",
+        headers={"authorization": f"Bearer {token}"},
+        timeout=60,
+    )
     if response.status_code != 200:
         console.print(f"[red]{response.status_code}[/red] {response.text}")
         raise typer.Exit(2)

@@ -38,12 +38,14 @@ class Suite:
     def environment(self, service: str) -> dict[str, str]:
         """The environment one service process starts with."""
         environ = dict(os.environ)
-        environ.update({
-            "ANXIN_ENV": self.env,
-            "ANXIN_VAR_DIR": str(self.var_dir),
-            "ANXIN_POLICIES_DIR": str(self.policies_dir),
-            f"ANXIN_{service.upper()}_PORT": str(self.ports[service]),
-        })
+        environ.update(
+            {
+                "ANXIN_ENV": self.env,
+                "ANXIN_VAR_DIR": str(self.var_dir),
+                "ANXIN_POLICIES_DIR": str(self.policies_dir),
+                f"ANXIN_{service.upper()}_PORT": str(self.ports[service]),
+            }
+        )
         for peer in SERVICE_PORTS:
             environ[f"ANXIN_{peer.upper()}_URL"] = self.url(peer)
         environ.update(self.extra_env)
@@ -63,25 +65,40 @@ class Suite:
         log_dir = log_dir or self.var_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         for service in START_ORDER:
-            command = [sys.executable, "-m", "uvicorn", f"anxin_{service}.main:app",
-                       "--host", self.host, "--port", str(self.ports[service]),
-                       "--no-access-log", "--timeout-graceful-shutdown", "5"]
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"anxin_{service}.main:app",
+                "--host",
+                self.host,
+                "--port",
+                str(self.ports[service]),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "5",
+            ]
             if service == "gateway":
                 # h11 hands the raw request target to the app, so an absolute-form
                 # target is seen (and refused) rather than silently reduced to its path.
                 command += ["--http", "h11"]
             log = (log_dir / f"{service}.log").open("ab")
             self.processes[service] = subprocess.Popen(  # noqa: S603
-                command, env=self.environment(service), stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                command,
+                env=self.environment(service),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def ready(self) -> dict[str, bool]:
         """Which services answer `/readyz` with 200."""
         status = {}
         for service in self.ports:
             try:
-                status[service] = httpx.get(self.url(service) + "/readyz", timeout=1.0
-                                            ).status_code == 200
+                status[service] = (
+                    httpx.get(self.url(service) + "/readyz", timeout=1.0).status_code == 200
+                )
             except httpx.HTTPError:
                 status[service] = False
         return status
@@ -93,8 +110,10 @@ class Suite:
         while not all(status.values()) and time.monotonic() < deadline:
             for service, process in self.processes.items():
                 if process.poll() is not None:
-                    raise RuntimeError(f"{service} exited with status {process.returncode}; "
-                                       f"see {self.var_dir / 'logs' / (service + '.log')}")
+                    raise RuntimeError(
+                        f"{service} exited with status {process.returncode}; "
+                        f"see {self.var_dir / 'logs' / (service + '.log')}"
+                    )
             if callable(on_tick):
                 on_tick(status)
             time.sleep(0.3)

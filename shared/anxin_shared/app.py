@@ -140,7 +140,8 @@ async def start_runtime(
     )
     runtime.tasks.append(asyncio.create_task(runtime.policy.watch(settings.policy_reload_seconds)))
     runtime.relay = OutboxRelay(
-        runtime.database, relay_sender or runtime.send_to_audit,
+        runtime.database,
+        relay_sender or runtime.send_to_audit,
         interval=settings.outbox_interval_seconds,
     )
     runtime.tasks.append(asyncio.create_task(runtime.relay.run()))

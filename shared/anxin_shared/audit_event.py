@@ -63,6 +63,7 @@ def decision_event(
     resource: str,
     allowed: bool | None = None,
     customer_ref: str | None = None,
+    call_session: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """An audit event (as a JSON-ready dict) for a decision taken by `producer`."""
@@ -76,7 +77,7 @@ def decision_event(
         actor_subsidiary=principal.subsidiary or None,
         client=principal.subject if principal.kind == "client" else None,
         domain=decision.domain if decision else None,
-        call_session=principal.call_session,
+        call_session=call_session or principal.call_session,
         assurance_level=decision.assurance_level if decision else principal.assurance_level,
         action=action,
         resource=resource,

@@ -11,8 +11,14 @@ from sqlmodel import Session
 from anxin_shared.app import ServiceRuntime, current_principal, get_runtime
 from anxin_shared.principal import Principal
 
-__all__ = ["PrincipalDep", "RuntimeDep", "SessionDep", "current_principal", "db_session",
-           "require_service"]
+__all__ = [
+    "PrincipalDep",
+    "RuntimeDep",
+    "SessionDep",
+    "current_principal",
+    "db_session",
+    "require_service",
+]
 
 
 def db_session(request: Request) -> Iterator[Session]:

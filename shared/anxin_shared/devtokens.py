@@ -33,8 +33,12 @@ class DevSubject:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"subject": self.subject, "kind": self.kind, "subsidiary": self.subsidiary,
-                "roles": list(self.roles)}
+        return {
+            "subject": self.subject,
+            "kind": self.kind,
+            "subsidiary": self.subsidiary,
+            "roles": list(self.roles),
+        }
 
 
 def dev_subjects(policy: PolicyEngine) -> list[DevSubject]:
@@ -48,8 +52,9 @@ def dev_subjects(policy: PolicyEngine) -> list[DevSubject]:
         kind = "client" if subject in clients else "user"
         if subject in found:
             previous = found[subject]
-            found[subject] = DevSubject(subject, kind, previous.subsidiary,
-                                        tuple(sorted({*previous.roles, role})))
+            found[subject] = DevSubject(
+                subject, kind, previous.subsidiary, tuple(sorted({*previous.roles, role}))
+            )
         else:
             found[subject] = DevSubject(subject, kind, subsidiary, (role,))
     return sorted(found.values(), key=lambda item: (item.kind, item.subject))
@@ -60,8 +65,9 @@ def _signer(key_file: Path, issuer: str, kid: str) -> TokenSigner:
     return TokenSigner(issuer=issuer, key=load_key(key_file), kid=kid)
 
 
-def mint_dev_token(policy: PolicyEngine, keys_dir: Path, subject: str,
-                   lifetime: int | None = None) -> str:
+def mint_dev_token(
+    policy: PolicyEngine, keys_dir: Path, subject: str, lifetime: int | None = None
+) -> str:
     """A gateway token for a seeded subject; unknown subjects get 404."""
     known = {item.subject: item for item in dev_subjects(policy)}
     if subject not in known:
@@ -71,5 +77,6 @@ def mint_dev_token(policy: PolicyEngine, keys_dir: Path, subject: str,
         signer = _signer(keys_dir / "clients" / f"{subject}.key.pem", subject, subject)
         return signer.mint(subject, GATEWAY_AUDIENCE, lifetime or CLIENT_TOKEN_LIFETIME)
     signer = _signer(private_key_path(keys_dir, "idp"), DEV_IDP_ISSUER, "idp")
-    return signer.mint(subject, GATEWAY_AUDIENCE, lifetime or USER_TOKEN_LIFETIME,
-                       subsidiary=item.subsidiary)
+    return signer.mint(
+        subject, GATEWAY_AUDIENCE, lifetime or USER_TOKEN_LIFETIME, subsidiary=item.subsidiary
+    )

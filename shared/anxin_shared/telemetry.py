@@ -111,8 +111,13 @@ class Metrics:
         )
 
 
-def instrument(app: FastAPI, service_name: str, exporter: str = "none",
-               engine: Engine | None = None, trust_request_id: bool = True) -> None:
+def instrument(
+    app: FastAPI,
+    service_name: str,
+    exporter: str = "none",
+    engine: Engine | None = None,
+    trust_request_id: bool = True,
+) -> None:
     """Trace FastAPI, httpx and SQLAlchemy for this app and add the request id."""
     configure_tracing(service_name, exporter)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from anxin_shared import masking
 from anxin_shared.masking import (
     MASKS,
@@ -20,8 +23,6 @@ from anxin_shared.masking import (
     mask_policy_number,
     redact,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 

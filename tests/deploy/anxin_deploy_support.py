@@ -68,8 +68,37 @@ def contract_env(service: str) -> dict[str, str]:
     return env
 
 
+# Settings the gateway refuses to start without outside dev (anxin_gateway.settings).
+GATEWAY_IDP_KEY_FILE = "/etc/anxin/keys/idp.pub.pem"
+DEV_IDP_ISSUER = "anxin-dev-idp"  # refused by the gateway outside dev
+
+
 def db_url_var(service: str) -> str:
     return f"ANXIN_{service.upper()}_DATABASE_URL"
+
+
+# --------------------------------------------------------------------------
+# OpenTelemetry Collector configuration
+
+
+def check_collector_config(config: dict[str, Any]) -> None:
+    """Every component a pipeline names is defined; OTLP/HTTP on 4318 (the
+    services' OTEL_EXPORTER_OTLP_ENDPOINT); traces are redacted."""
+    pipelines = config["service"]["pipelines"]
+    for pipeline_name, pipeline in pipelines.items():
+        for kind in ("receivers", "processors", "exporters"):
+            for component in pipeline.get(kind, []):
+                assert component in (config.get(kind) or {}), (
+                    f"pipeline {pipeline_name}: {kind[:-1]} {component} is not defined"
+                )
+    for extension in config["service"].get("extensions", []):
+        assert extension in config.get("extensions", {})
+    http = config["receivers"]["otlp"]["protocols"]["http"]
+    assert str(http["endpoint"]).endswith(":4318")
+    assert "otlp" in pipelines["traces"]["receivers"]
+    assert "redaction" in pipelines["traces"]["processors"]
+    processors = pipelines["traces"]["processors"]
+    assert processors[0] == "memory_limiter" and processors[-1] == "batch"
 
 
 # --------------------------------------------------------------------------
@@ -357,20 +386,22 @@ def strategic_merge(base: Any, patch: Any, list_key: str | None = None) -> Any:
         return out
     if isinstance(base, list) and isinstance(patch, list) and list_key in MERGE_KEYS:
         merge_key = MERGE_KEYS[list_key]
-        out = [copy.deepcopy(item) for item in base]
+        merged = [copy.deepcopy(item) for item in base]
         for item in patch:
-            for index, existing in enumerate(out):
+            for index, existing in enumerate(merged):
                 if existing.get(merge_key) == item.get(merge_key):
-                    out[index] = strategic_merge(existing, item)
+                    merged[index] = strategic_merge(existing, item)
                     break
             else:
-                out.append(copy.deepcopy(item))
-        return out
+                merged.append(copy.deepcopy(item))
+        return merged
     return copy.deepcopy(patch)
 
 
 def _split_image(image: str) -> tuple[str, str | None, str | None]:
-    name, digest = (image.split("@", 1) + [None])[:2] if "@" in image else (image, None)
+    name, digest = image, None
+    if "@" in image:
+        name, digest = image.split("@", 1)
     tag = None
     last = name.rsplit("/", 1)[-1]
     if ":" in last:

@@ -18,12 +18,17 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from anxin_deploy_support import (
+
+from tests.deploy.anxin_deploy_support import (
+    CALLS,
     DEPLOY,
+    DEV_IDP_ISSUER,
+    GATEWAY_IDP_KEY_FILE,
     PORTS,
     REPO,
     SERVICES,
     UID,
+    check_collector_config,
     contract_command,
     contract_env,
     copy_sources,
@@ -97,9 +102,7 @@ def _volumes(service: dict) -> list[dict]:
         source, target = parts[0], parts[1]
         options = parts[2].split(",") if len(parts) > 2 else []
         kind = "bind" if source.startswith((".", "/", "~")) else "volume"
-        out.append(
-            {"type": kind, "source": source, "target": target, "read_only": "ro" in options}
-        )
+        out.append({"type": kind, "source": source, "target": target, "read_only": "ro" in options})
     return out
 
 
@@ -242,9 +245,7 @@ def test_service_builds_its_own_dockerfile_from_the_repo_root(services: dict, na
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_service_runs_the_contract_command_on_the_contract_port(
-    services: dict, name: str
-) -> None:
+def test_service_runs_the_contract_command_on_the_contract_port(services: dict, name: str) -> None:
     service = services[name]
     command = service.get("command")
     if command is None:  # falls back to the image's CMD
@@ -261,12 +262,16 @@ def test_service_environment_follows_the_contract(services: dict, name: str) -> 
     for key, value in contract_env(name).items():
         assert env.get(key) == value, f"{name}: {key}={env.get(key)!r}, expected {value!r}"
     assert env.get("OTEL_SERVICE_NAME") == f"anxin-{name}"
+    if name == "gateway":
+        assert env.get("ANXIN_GATEWAY_IDP_PUBLIC_KEY_FILE") == GATEWAY_IDP_KEY_FILE
+        assert env.get("ANXIN_GATEWAY_IDP_ISSUER") not in (None, "", DEV_IDP_ISSUER)
     # Peer URLs point at compose services that exist, on their contract port.
     for key, value in env.items():
         if key.startswith("ANXIN_") and key.endswith("_URL") and "DATABASE" not in key:
             url = urlsplit(value)
-            assert url.hostname in services, f"{name}: {key} names unknown host {url.hostname}"
-            assert url.port == PORTS[url.hostname]
+            host = str(url.hostname)
+            assert host in services, f"{name}: {key} names unknown host {host}"
+            assert url.port == PORTS[host]
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -464,7 +469,7 @@ def test_service_mounts_policies_and_keys_read_only(services: dict, name: str) -
 def test_service_is_hardened(services: dict, name: str) -> None:
     service = services[name]
     assert service.get("read_only") is True, "root filesystem must be read-only"
-    assert {"/var/lib/anxin", "/tmp"} <= _tmpfs_targets(service)
+    assert {"/var/lib/anxin", "/tmp"} <= _tmpfs_targets(service)  # noqa: S108
     for entry in service["tmpfs"]:
         target, _, options = entry.partition(":")
         assert f"uid={UID}" in options, f"{name}: tmpfs {target} must belong to uid {UID}"
@@ -501,8 +506,6 @@ def test_startup_order_follows_the_call_graph_and_has_no_cycle(services: dict) -
         deps = _depends_on(services[name])
         assert deps.get("postgres") == "service_healthy", f"{name} must wait for its database"
     # Callees start before their callers (contract call graph).
-    from anxin_deploy_support import CALLS
-
     for caller, callees in CALLS.items():
         for callee in callees:
             assert _depends_on(services[caller]).get(callee) == "service_healthy", (
@@ -556,26 +559,6 @@ def test_telemetry_goes_through_the_collector_to_jaeger(services: dict) -> None:
     traces = config["service"]["pipelines"]["traces"]
     endpoints = [config["exporters"][e].get("endpoint", "") for e in traces["exporters"]]
     assert "jaeger:4317" in endpoints, "traces must be exported to Jaeger over OTLP/gRPC"
-
-
-def check_collector_config(config: dict) -> None:
-    """Every component a pipeline names is defined; OTLP/HTTP on 4318 (the
-    services' OTEL_EXPORTER_OTLP_ENDPOINT); traces are redacted."""
-    pipelines = config["service"]["pipelines"]
-    for pipeline_name, pipeline in pipelines.items():
-        for kind in ("receivers", "processors", "exporters"):
-            for component in pipeline.get(kind, []):
-                assert component in (config.get(kind) or {}), (
-                    f"pipeline {pipeline_name}: {kind[:-1]} {component} is not defined"
-                )
-    for extension in config["service"].get("extensions", []):
-        assert extension in config.get("extensions", {})
-    http = config["receivers"]["otlp"]["protocols"]["http"]
-    assert str(http["endpoint"]).endswith(":4318")
-    assert "otlp" in pipelines["traces"]["receivers"]
-    assert "redaction" in pipelines["traces"]["processors"]
-    processors = pipelines["traces"]["processors"]
-    assert processors[0] == "memory_limiter" and processors[-1] == "batch"
 
 
 # --------------------------------------------------------------------------
@@ -785,12 +768,19 @@ def test_dev_key_generator_gives_each_service_only_its_own_private_key(tmp_path:
         mine = serialization.load_pem_public_key((folder / f"{name}.pub.pem").read_bytes())
         assert mine.public_numbers() == key.public_key().public_numbers()
         public[name] = (folder / f"{name}.pub.pem").read_bytes()
+        assert (folder / "idp.pub.pem").is_file(), GATEWAY_IDP_KEY_FILE
+        assert b"BEGIN PRIVATE KEY" in (folder / f"{name}.key.pem").read_bytes(), "PKCS#8"
         # The container user (uid 10001) is not the developer: readable by all.
         assert (folder / f"{name}.key.pem").stat().st_mode & 0o004
     assert len(set(public.values())) == len(SERVICES), "each service has its own key pair"
     # Re-running keeps the existing key pairs.
-    subprocess.run(["bash", str(DEPLOY / "gen-dev-keys.sh"), str(keys)], env=env, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        ["bash", str(DEPLOY / "gen-dev-keys.sh"), str(keys)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert (keys / "gateway" / "gateway.pub.pem").read_bytes() == public["gateway"]
 
 

@@ -8,14 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from anxin_shared.app import ServiceRuntime, create_service_app
-from anxin_shared.audit_event import AuditEvent
-from anxin_shared.outbox import Sender
-
 from anxin_audit.events.router import internal_router
 from anxin_audit.events.router import router as events_router
 from anxin_audit.events.service import append
 from anxin_audit.settings import AuditSettings
+from anxin_shared.app import ServiceRuntime, create_service_app
+from anxin_shared.audit_event import AuditEvent
+from anxin_shared.outbox import Sender
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -25,8 +24,7 @@ def _local_sender(runtime: ServiceRuntime) -> Sender:
 
     async def send(events: list[dict[str, Any]]) -> None:
         def write() -> None:
-            with runtime.database.session() as session:
-                append(session, [AuditEvent.model_validate(event) for event in events])
+            append(runtime.database, [AuditEvent.model_validate(event) for event in events])
 
         await asyncio.to_thread(write)
 
@@ -37,9 +35,13 @@ def create_app(settings: AuditSettings | None = None, **options: Any) -> FastAPI
     """Build the audit app."""
     settings = settings or AuditSettings()
     return create_service_app(
-        settings, title="Anxin audit", migrations_dir=MIGRATIONS_DIR,
-        public=[events_router], internal=[internal_router],
-        relay_sender_factory=_local_sender, **options,
+        settings,
+        title="Anxin audit",
+        migrations_dir=MIGRATIONS_DIR,
+        public=[events_router],
+        internal=[internal_router],
+        relay_sender_factory=_local_sender,
+        **options,
     )
 
 

@@ -8,11 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from anxin_shared.app import ServiceRuntime, create_service_app
-
 from anxin_consent.notices.router import router as notices_router
 from anxin_consent.seed import seed_notices
 from anxin_consent.settings import ConsentSettings
+from anxin_shared.app import ServiceRuntime, create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -23,6 +22,7 @@ def create_app(settings: ConsentSettings | None = None, **options: Any) -> FastA
 
     async def on_start(runtime: ServiceRuntime) -> None:
         if settings.is_dev and settings.seed_demo_data:
+
             def seed() -> None:
                 with runtime.database.session() as session:
                     seed_notices(session)
@@ -30,8 +30,12 @@ def create_app(settings: ConsentSettings | None = None, **options: Any) -> FastA
             await asyncio.to_thread(seed)
 
     return create_service_app(
-        settings, title="Anxin consent", migrations_dir=MIGRATIONS_DIR,
-        public=[notices_router], on_start=on_start, **options,
+        settings,
+        title="Anxin consent",
+        migrations_dir=MIGRATIONS_DIR,
+        public=[notices_router],
+        on_start=on_start,
+        **options,
     )
 
 

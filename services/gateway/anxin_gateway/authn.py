@@ -12,13 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from anxin_gateway.settings import GatewaySettings
 from anxin_shared.errors import Unauthenticated
 from anxin_shared.keys import load_key
 from anxin_shared.policy import PolicyEngine
 from anxin_shared.principal import Principal
 from anxin_shared.tokens import IssuerConfig, TokenVerifier
-
-from anxin_gateway.settings import GatewaySettings
 
 GATEWAY_AUDIENCE = "anxin-gateway"
 

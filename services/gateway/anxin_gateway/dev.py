@@ -23,7 +23,7 @@ class DevTokenPublic(BaseModel):
     """A bearer token for the gateway."""
 
     access_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
 
 
 def dev_router(runtime: ServiceRuntime) -> APIRouter:

@@ -50,15 +50,21 @@ class HygieneMiddleware:
         size = sum(len(name) + len(value) + 4 for name, value in scope.get("headers", []))
         if size > self.max_header_bytes:
             await self._refuse(
-                scope, receive, send, 431, "header-too-large",
-                "Request header fields too large", "the request headers are too large",
+                scope,
+                receive,
+                send,
+                431,
+                "header-too-large",
+                "Request header fields too large",
+                "the request headers are too large",
             )
             return
         await self.app(scope, receive, send)
 
     @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, type_: str,
-                      title: str, detail: str) -> None:
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, status: int, type_: str, title: str, detail: str
+    ) -> None:
         response = JSONResponse(
             problem_body(status, type_, title, detail),
             status_code=status,

@@ -8,6 +8,7 @@ response. Any failure of a dependency ends in 503, never in an allow.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -18,6 +19,15 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from anxin_gateway.audit import record_call
+from anxin_gateway.authn import Authenticator, catalogue_clients
+from anxin_gateway.dev import dev_router
+from anxin_gateway.hygiene import HygieneMiddleware
+from anxin_gateway.openapi import merged_openapi
+from anxin_gateway.proxy import forward, forward_headers, response_headers
+from anxin_gateway.ratelimit import RateLimiter
+from anxin_gateway.routes import RouteMatch, RouteTable
+from anxin_gateway.settings import GatewaySettings
 from anxin_shared.app import add_health_routes, build_runtime, start_runtime, stop_runtime
 from anxin_shared.context import current_request_id
 from anxin_shared.errors import (
@@ -31,16 +41,6 @@ from anxin_shared.keys import ensure_dev_keys
 from anxin_shared.policy import Decision
 from anxin_shared.principal import ASSURANCE_LEVELS, Principal
 from anxin_shared.telemetry import instrument, trace_attributes
-
-from anxin_gateway.audit import record_call
-from anxin_gateway.authn import Authenticator, catalogue_clients
-from anxin_gateway.dev import dev_router
-from anxin_gateway.hygiene import HygieneMiddleware
-from anxin_gateway.openapi import merged_openapi
-from anxin_gateway.proxy import forward, forward_headers, response_headers
-from anxin_gateway.ratelimit import RateLimiter
-from anxin_gateway.routes import RouteMatch, RouteTable
-from anxin_gateway.settings import GatewaySettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -58,8 +58,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(settings: GatewaySettings | None = None,
-               http_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(
+    settings: GatewaySettings | None = None, http_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
     """Build the gateway app (uvicorn serves `anxin_gateway.main:app`)."""
     settings = settings or GatewaySettings()
     runtime = build_runtime(settings, MIGRATIONS_DIR)
@@ -79,21 +80,33 @@ def create_app(settings: GatewaySettings | None = None,
         yield
         await stop_runtime(runtime)
 
-    app = FastAPI(title="Anxin gateway", version="0.1.0", lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="Anxin gateway", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None
+    )
     app.state.runtime = runtime
     install_problem_handlers(app)
     add_health_routes(app, runtime)
     if settings.is_dev:
         app.include_router(dev_router(runtime))
 
-    async def audit(principal: Principal | None, decision: Decision | None, match: RouteMatch,
-                    request: Request, status: int, allowed: bool) -> None:
+    async def audit(
+        principal: Principal | None,
+        decision: Decision | None,
+        match: RouteMatch,
+        request: Request,
+        status: int,
+        allowed: bool,
+    ) -> None:
         try:
             await record_call(
-                runtime.database, principal, decision,
-                resource=match.route.resource, action=match.route.action,
-                method=request.method, path=request.url.path, status_code=status,
+                runtime.database,
+                principal,
+                decision,
+                resource=match.route.resource,
+                action=match.route.action,
+                method=request.method,
+                path=request.url.path,
+                status_code=status,
                 allowed=allowed,
             )
         except Exception as exc:
@@ -114,19 +127,26 @@ def create_app(settings: GatewaySettings | None = None,
         decision: Decision | None = None
         try:
             principal = authenticator.authenticate(
-                request.headers.get("authorization"), current_request_id())
+                request.headers.get("authorization"), current_request_id()
+            )
             limiter.check(f"{principal.kind}:{principal.subject}")
             body = await _read_body(request, settings.max_body_bytes)
             level = principal.assurance_level
             decision = runtime.policy.decide(
-                principal.subject, principal.subsidiary or "-", route.resource, route.action,
+                principal.subject,
+                principal.subsidiary or "-",
+                route.resource,
+                route.action,
                 level,
-                facts={"assurance_level": ASSURANCE_LEVELS.index(level)
-                       >= ASSURANCE_LEVELS.index(route.min_assurance)},
+                facts={
+                    "assurance_level": ASSURANCE_LEVELS.index(level)
+                    >= ASSURANCE_LEVELS.index(route.min_assurance)
+                },
             )
             runtime.metrics.decisions.add(1, {"resource": route.resource})
-            trace_attributes(decision_id=decision.decision_id,
-                             policy_version=decision.policy_version)
+            trace_attributes(
+                decision_id=decision.decision_id, policy_version=decision.policy_version
+            )
             if not decision.allowed:
                 runtime.metrics.denials.add(1, {"resource": route.resource})
                 raise Forbidden("; ".join(decision.reasons), decision_id=decision.decision_id)
@@ -136,28 +156,34 @@ def create_app(settings: GatewaySettings | None = None,
             else:
                 assert runtime.signer is not None and runtime.http is not None
                 token = runtime.signer.mint(
-                    principal.subject, f"anxin-{route.service}",
-                    settings.internal_token_lifetime_seconds, **principal.internal_claims())
+                    principal.subject,
+                    f"anxin-{route.service}",
+                    settings.internal_token_lifetime_seconds,
+                    **principal.internal_claims(),
+                )
                 upstream = await forward(
-                    runtime.http, settings.peer_url(route.service), request.method, raw_path,
-                    request.url.query, forward_headers(list(request.headers.items()), token,
-                                                       current_request_id()),
+                    runtime.http,
+                    settings.peer_url(route.service),
+                    request.method,
+                    raw_path,
+                    request.url.query,
+                    forward_headers(list(request.headers.items()), token, current_request_id()),
                     body,
                 )
                 if upstream.status_code >= 500:
                     raise DependencyUnavailable("the service behind this route failed")
-                response = Response(upstream.content, upstream.status_code,
-                                    headers=response_headers(upstream))
+                response = Response(
+                    upstream.content, upstream.status_code, headers=response_headers(upstream)
+                )
         except AnxinError as error:
             if isinstance(error, DependencyUnavailable):
                 runtime.metrics.fail_closed.add(1, {"route": route.path})
-            try:
+            with contextlib.suppress(DependencyUnavailable):
                 await audit(principal, decision, match, request, error.status, False)
-            except DependencyUnavailable:
-                pass
             raise
-        await audit(principal, decision, match, request, response.status_code,
-                    response.status_code < 400)
+        await audit(
+            principal, decision, match, request, response.status_code, response.status_code < 400
+        )
         return response
 
     def openapi() -> dict[str, Any]:
@@ -165,8 +191,13 @@ def create_app(settings: GatewaySettings | None = None,
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(HygieneMiddleware, max_header_bytes=settings.max_header_bytes)
-    instrument(app, "anxin-gateway", settings.otel_exporter, runtime.database.engine,
-               trust_request_id=False)
+    instrument(
+        app,
+        "anxin-gateway",
+        settings.otel_exporter,
+        runtime.database.engine,
+        trust_request_id=False,
+    )
     return app
 
 

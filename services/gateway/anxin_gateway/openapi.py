@@ -56,11 +56,15 @@ def _gateway_operation(route: RouteSpec) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": "The policy version in force",
-                "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "required": ["policy_version"],
-                    "properties": {"policy_version": {"type": "string"}},
-                }}},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["policy_version"],
+                            "properties": {"policy_version": {"type": "string"}},
+                        }
+                    }
+                },
             }
         },
     }
@@ -71,8 +75,11 @@ def merged_openapi() -> dict[str, Any]:
     """The merged public OpenAPI document."""
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Problem": _PROBLEM_SCHEMA}
-    snapshots = {route.service: _load_snapshot(route.service) for route in ROUTES
-                 if route.service != "gateway"}
+    snapshots = {
+        route.service: _load_snapshot(route.service)
+        for route in ROUTES
+        if route.service != "gateway"
+    }
     for snapshot in snapshots.values():
         schemas.update(snapshot.get("components", {}).get("schemas", {}))
     for route in ROUTES:
@@ -83,8 +90,12 @@ def merged_openapi() -> dict[str, Any]:
             source = snapshots[route.service].get("paths", {}).get(route.path, {})
             operation = dict(source.get(method) or {"summary": route.summary, "responses": {}})
         operation.setdefault("summary", route.summary)
-        operation["operationId"] = f"{route.service}_{route.action}_{route.path}".replace(
-            "/", "_").replace("{", "").replace("}", "").replace(".", "_")
+        operation["operationId"] = (
+            f"{route.service}_{route.action}_{route.path}".replace("/", "_")
+            .replace("{", "")
+            .replace("}", "")
+            .replace(".", "_")
+        )
         operation["tags"] = [route.service]
         operation["security"] = [{"bearer": []}]
         operation["x-anxin-resource"] = route.resource
@@ -92,22 +103,32 @@ def merged_openapi() -> dict[str, Any]:
         operation["x-anxin-min-assurance"] = route.min_assurance
         responses = dict(operation.get("responses") or {})
         responses.pop("422", None)
-        responses["422"] = {"description": "Validation failed",
-                            "content": {"application/problem+json": {"schema": _PROBLEM}}}
+        responses["422"] = {
+            "description": "Validation failed",
+            "content": {"application/problem+json": {"schema": _PROBLEM}},
+        }
         for status, description in _GATEWAY_RESPONSES.items():
-            responses.setdefault(status, {"description": description,
-                                          "content": {"application/problem+json": {
-                                              "schema": _PROBLEM}}})
+            responses.setdefault(
+                status,
+                {
+                    "description": description,
+                    "content": {"application/problem+json": {"schema": _PROBLEM}},
+                },
+            )
         operation["responses"] = responses
         paths.setdefault(route.path, {})[method] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Anxin public API", "version": "0.1.0",
-                 "description": "Every call is authenticated, decided by policy and audited."},
+        "info": {
+            "title": "Anxin public API",
+            "version": "0.1.0",
+            "description": "Every call is authenticated, decided by policy and audited.",
+        },
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }

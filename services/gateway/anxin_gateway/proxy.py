@@ -22,19 +22,28 @@ RETURNED_RESPONSE_HEADERS = frozenset(
 )
 
 
-def forward_headers(incoming: list[tuple[str, str]], internal_token: str,
-                    request_id: str) -> dict[str, str]:
+def forward_headers(
+    incoming: list[tuple[str, str]], internal_token: str, request_id: str
+) -> dict[str, str]:
     """The headers sent upstream: the allow-list, the internal token, request and trace ids."""
-    headers = {name.lower(): value for name, value in incoming if name.lower() in
-               FORWARDED_REQUEST_HEADERS}
+    headers = {
+        name.lower(): value for name, value in incoming if name.lower() in FORWARDED_REQUEST_HEADERS
+    }
     headers["authorization"] = f"Bearer {internal_token}"
     headers["x-request-id"] = request_id
     inject_trace_headers(headers)
     return headers
 
 
-async def forward(client: httpx.AsyncClient, base_url: str, method: str, raw_path: str,
-                  query: str, headers: dict[str, str], body: bytes) -> httpx.Response:
+async def forward(
+    client: httpx.AsyncClient,
+    base_url: str,
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> httpx.Response:
     """Send the request upstream; a peer that is down or times out is a 503."""
     url = base_url.rstrip("/") + raw_path + (f"?{query}" if query else "")
     try:
@@ -45,7 +54,10 @@ async def forward(client: httpx.AsyncClient, base_url: str, method: str, raw_pat
 
 def response_headers(upstream: httpx.Response) -> dict[str, str]:
     """The upstream headers a client may see."""
-    headers = {name: value for name, value in upstream.headers.items()
-               if name.lower() in RETURNED_RESPONSE_HEADERS}
+    headers = {
+        name: value
+        for name, value in upstream.headers.items()
+        if name.lower() in RETURNED_RESPONSE_HEADERS
+    }
     headers["cache-control"] = "no-store"
     return headers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from anxin_shared.settings import ConfigurationError, ServiceSettings, settings_config
 
@@ -25,14 +25,16 @@ class GatewaySettings(ServiceSettings):
     max_header_bytes: int = 16 << 10
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200
-    trusted_proxies: list[str] = []
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _gateway_defaults(self) -> GatewaySettings:
         keys_dir = Path(str(self.keys_dir))
         if self.idp_public_key_file is None:
             if not self.is_dev:
-                raise ConfigurationError("ANXIN_GATEWAY_IDP_PUBLIC_KEY_FILE is required outside dev")
+                raise ConfigurationError(
+                    "ANXIN_GATEWAY_IDP_PUBLIC_KEY_FILE is required outside dev"
+                )
             self.idp_public_key_file = keys_dir / "idp.pub.pem"
         if self.client_keys_dir is None:
             self.client_keys_dir = keys_dir / "clients"

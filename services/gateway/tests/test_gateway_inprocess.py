@@ -46,19 +46,23 @@ class PortRouter(httpx.AsyncBaseTransport):
             raise httpx.ConnectError("connection refused", request=request)
         # A fresh context, as in another process: the trace can only continue
         # through the headers the caller sent.
-        return await asyncio.create_task(transport.handle_async_request(request),
-                                         context=contextvars.Context())
+        return await asyncio.create_task(
+            transport.handle_async_request(request), context=contextvars.Context()
+        )
 
 
 @asynccontextmanager
-async def suite(tmp_path: Path, with_profile: bool = True, **gateway_options: object
-                ) -> AsyncIterator[httpx.AsyncClient]:
+async def suite(
+    tmp_path: Path, with_profile: bool = True, **gateway_options: object
+) -> AsyncIterator[httpx.AsyncClient]:
     """Gateway + audit (+ profile) in-process; yields a client for the gateway."""
     common = {"env": "dev", "var_dir": tmp_path, "policies_dir": POLICIES}
     ensure_dev_keys(tmp_path / "keys")
     router = PortRouter()
-    gateway = create_gateway(GatewaySettings(**common, **gateway_options),  # type: ignore[arg-type]
-                             http_transport=router)
+    gateway = create_gateway(
+        GatewaySettings(**common, **gateway_options),  # type: ignore[arg-type]
+        http_transport=router,
+    )
     audit = create_audit(AuditSettings(**common), http_transport=router)  # type: ignore[arg-type]
     apps = [gateway, audit]
     router.add(8004, audit)
@@ -69,8 +73,9 @@ async def suite(tmp_path: Path, with_profile: bool = True, **gateway_options: ob
     async with AsyncExitStack() as stack:
         for app in apps:
             await stack.enter_async_context(app.router.lifespan_context(app))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway),
-                                     base_url="http://gateway") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"
+        ) as client:
             yield client
 
 
@@ -80,8 +85,9 @@ async def token(client: httpx.AsyncClient, subject: str) -> dict[str, str]:
     return {"authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def test_one_trace_spans_gateway_and_service(tmp_path: Path,
-                                                   span_exporter: InMemorySpanExporter) -> None:
+async def test_one_trace_spans_gateway_and_service(
+    tmp_path: Path, span_exporter: InMemorySpanExporter
+) -> None:
     async with suite(tmp_path) as client:
         headers = await token(client, "agent.li")
         listing = await client.get("/api/v1/customers?limit=1", headers=headers)
@@ -91,10 +97,14 @@ async def test_one_trace_spans_gateway_and_service(tmp_path: Path,
         response = await client.get(f"/api/v1/customers/{customer_id}", headers=headers)
         assert response.status_code == 200
     spans = span_exporter.get_finished_spans()
-    gateway_server = [s for s in spans if s.name == "GET /api/v1/{rest:path}"
-                      and s.kind.name == "SERVER"]
-    profile_server = [s for s in spans if s.name == "GET /api/v1/customers/{customer_id}"
-                      and s.kind.name == "SERVER"]
+    gateway_server = [
+        s for s in spans if s.name == "GET /api/v1/{rest:path}" and s.kind.name == "SERVER"
+    ]
+    profile_server = [
+        s
+        for s in spans
+        if s.name == "GET /api/v1/customers/{customer_id}" and s.kind.name == "SERVER"
+    ]
     assert len(gateway_server) == 1 and len(profile_server) == 1
     assert gateway_server[0].context.trace_id == profile_server[0].context.trace_id
     by_id = {span.context.span_id: span for span in spans}
@@ -118,8 +128,10 @@ async def test_a_service_that_is_down_is_a_503(tmp_path: Path) -> None:
 async def test_rate_limit_answers_429(tmp_path: Path) -> None:
     async with suite(tmp_path, rate_limit_burst=3, rate_limit_per_second=0.01) as client:
         headers = await token(client, "agent.li")
-        statuses = [(await client.get("/api/v1/policy/version", headers=headers)).status_code
-                    for _ in range(5)]
+        statuses = [
+            (await client.get("/api/v1/policy/version", headers=headers)).status_code
+            for _ in range(5)
+        ]
         other = await token(client, "agent.wang")
         other_status = (await client.get("/api/v1/policy/version", headers=other)).status_code
     assert statuses[:3] == [200, 200, 200]
@@ -142,12 +154,16 @@ async def test_engine_without_policy_fails_closed(tmp_path: Path) -> None:
         (broken / name).write_text("")
     ensure_dev_keys(tmp_path / "keys")
     gateway = create_gateway(GatewaySettings(env="dev", var_dir=tmp_path, policies_dir=broken))
-    async with gateway.router.lifespan_context(gateway):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway),
-                                     base_url="http://gateway") as client:
-            ready = await client.get("/readyz")
-            response = await client.get("/api/v1/policy/version",
-                                        headers={"authorization": "Bearer a.b.c"})
+    async with (
+        gateway.router.lifespan_context(gateway),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"
+        ) as client,
+    ):
+        ready = await client.get("/readyz")
+        response = await client.get(
+            "/api/v1/policy/version", headers={"authorization": "Bearer a.b.c"}
+        )
     assert ready.status_code == 503
     assert response.status_code == 503
 
@@ -157,9 +173,14 @@ def test_production_mode_has_no_dev_routes(tmp_path: Path) -> None:
     ensure_dev_keys(keys)
     (keys / "DEV-KEYS").unlink()
     settings = GatewaySettings(
-        env="prod", var_dir=tmp_path, keys_dir=keys, policies_dir=POLICIES,
+        env="prod",
+        var_dir=tmp_path,
+        keys_dir=keys,
+        policies_dir=POLICIES,
         database_url="postgresql+psycopg://anxin@127.0.0.1:1/anxin_gateway",
-        idp_issuer="https://idp.example.cn", idp_public_key_file=keys / "idp.pub.pem")
+        idp_issuer="https://idp.example.cn",
+        idp_public_key_file=keys / "idp.pub.pem",
+    )
     app = create_gateway(settings)
     paths = {getattr(route, "path", "") for route in app.routes}
     assert not any(path.startswith("/dev") for path in paths)
@@ -169,13 +190,22 @@ def test_production_mode_has_no_dev_routes(tmp_path: Path) -> None:
 def test_production_refuses_dev_keys_and_sqlite(tmp_path: Path) -> None:
     ensure_dev_keys(tmp_path / "keys")
     with pytest.raises(ConfigurationError):
-        GatewaySettings(env="prod", var_dir=tmp_path, policies_dir=POLICIES,
-                        database_url="postgresql+psycopg://a@127.0.0.1:1/x",
-                        idp_issuer="https://idp.example.cn",
-                        idp_public_key_file=tmp_path / "keys" / "idp.pub.pem")
+        GatewaySettings(
+            env="prod",
+            var_dir=tmp_path,
+            policies_dir=POLICIES,
+            database_url="postgresql+psycopg://a@127.0.0.1:1/x",
+            idp_issuer="https://idp.example.cn",
+            idp_public_key_file=tmp_path / "keys" / "idp.pub.pem",
+        )
     with pytest.raises(ConfigurationError):
-        GatewaySettings(env="prod", var_dir=tmp_path / "other", policies_dir=POLICIES,
-                        database_url="sqlite:///x.db", idp_issuer="https://idp.example.cn",
-                        idp_public_key_file=tmp_path / "keys" / "idp.pub.pem")
+        GatewaySettings(
+            env="prod",
+            var_dir=tmp_path / "other",
+            policies_dir=POLICIES,
+            database_url="sqlite:///x.db",
+            idp_issuer="https://idp.example.cn",
+            idp_public_key_file=tmp_path / "keys" / "idp.pub.pem",
+        )
     with pytest.raises(ConfigurationError):
         ProfileSettings(env="prod", var_dir=tmp_path / "other", policies_dir=POLICIES)

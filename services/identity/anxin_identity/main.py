@@ -7,10 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from anxin_shared.app import create_service_app
-
 from anxin_identity.calls.router import router as calls_router
 from anxin_identity.settings import IdentitySettings
+from anxin_shared.app import create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -19,8 +18,11 @@ def create_app(settings: IdentitySettings | None = None, **options: Any) -> Fast
     """Build the identity app."""
     settings = settings or IdentitySettings()
     return create_service_app(
-        settings, title="Anxin identity", migrations_dir=MIGRATIONS_DIR,
-        public=[calls_router], **options,
+        settings,
+        title="Anxin identity",
+        migrations_dir=MIGRATIONS_DIR,
+        public=[calls_router],
+        **options,
     )
 
 

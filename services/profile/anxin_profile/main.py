@@ -8,11 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from anxin_shared.app import ServiceRuntime, create_service_app
-
 from anxin_profile.customers.router import router as customers_router
 from anxin_profile.seed import seed_customers
 from anxin_profile.settings import ProfileSettings
+from anxin_shared.app import ServiceRuntime, create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -23,6 +22,7 @@ def create_app(settings: ProfileSettings | None = None, **options: Any) -> FastA
 
     async def on_start(runtime: ServiceRuntime) -> None:
         if settings.is_dev and settings.seed_demo_data:
+
             def seed() -> None:
                 with runtime.database.session() as session:
                     seed_customers(session)
@@ -30,8 +30,12 @@ def create_app(settings: ProfileSettings | None = None, **options: Any) -> FastA
             await asyncio.to_thread(seed)
 
     return create_service_app(
-        settings, title="Anxin profile", migrations_dir=MIGRATIONS_DIR,
-        public=[customers_router], on_start=on_start, **options,
+        settings,
+        title="Anxin profile",
+        migrations_dir=MIGRATIONS_DIR,
+        public=[customers_router],
+        on_start=on_start,
+        **options,
     )
 
 

@@ -8,6 +8,9 @@ from collections import Counter, defaultdict
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from anxin_profile.demo_data import (
     HOUSEHOLD_ROLES,
     LIFECYCLE_STAGES,
@@ -22,8 +25,6 @@ from anxin_profile.demo_data import (
     luhn_check_digit,
 )
 from anxin_shared.masking import mask_free_text
-from hypothesis import given
-from hypothesis import strategies as st
 
 digit_strings = st.text(alphabet="0123456789", min_size=1, max_size=30)
 first17s = st.text(alphabet="0123456789", min_size=17, max_size=17)

@@ -47,8 +47,9 @@ def verify_records(records: Iterable[tuple[int, str, str, str]]) -> ChainReport:
     for seq, prev_hash, stored_hash, body in records:
         count += 1
         if seq != expected_seq:
-            return ChainReport(False, count, seq, stored_hash, seq,
-                               f"sequence gap: expected {expected_seq}")
+            return ChainReport(
+                False, count, seq, stored_hash, seq, f"sequence gap: expected {expected_seq}"
+            )
         if prev_hash != expected_prev:
             return ChainReport(False, count, seq, stored_hash, seq, "previous hash does not match")
         if record_hash(seq, prev_hash, body) != stored_hash:

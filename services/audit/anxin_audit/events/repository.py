@@ -14,11 +14,7 @@ def lock_head(session: Session) -> ChainHead:
     statement = select(ChainHead).where(ChainHead.partition == PARTITION).with_for_update()
     head = session.exec(statement).first()
     if head is None:
-        from anxin_audit.events.chain import GENESIS_HASH
-
-        head = ChainHead(partition=PARTITION, seq=0, hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
+        raise RuntimeError("the chain head is missing; run the audit migrations")
     return head
 
 
@@ -30,9 +26,18 @@ def existing_event_ids(session: Session, event_ids: list[str]) -> set[str]:
     return set(session.exec(statement).all())
 
 
-def query(session: Session, domains: list[str], *, include_unscoped: bool,
-          request_id: str | None, decision_id: str | None, actor: str | None,
-          customer_ref: str | None, after_seq: int, limit: int) -> list[AuditRecord]:
+def query(
+    session: Session,
+    domains: list[str],
+    *,
+    include_unscoped: bool,
+    request_id: str | None,
+    decision_id: str | None,
+    actor: str | None,
+    customer_ref: str | None,
+    after_seq: int,
+    limit: int,
+) -> list[AuditRecord]:
     """Records in the given subsidiaries matching the filters, oldest first."""
     scope = col(AuditRecord.domain).in_(domains)
     if include_unscoped:
@@ -52,6 +57,7 @@ def query(session: Session, domains: list[str], *, include_unscoped: bool,
 
 def chain_rows(session: Session) -> list[tuple[int, str, str, str]]:
     """Every record as (seq, prev_hash, hash, body), in order."""
-    statement = select(AuditRecord.seq, AuditRecord.prev_hash, AuditRecord.hash,
-                       AuditRecord.body).order_by(col(AuditRecord.seq))
+    statement = select(
+        AuditRecord.seq, AuditRecord.prev_hash, AuditRecord.hash, AuditRecord.body
+    ).order_by(col(AuditRecord.seq))
     return [tuple(row) for row in session.exec(statement).all()]  # type: ignore[misc]

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from anxin_shared.deps import PrincipalDep, RuntimeDep, SessionDep, require_service
-
 from anxin_audit.events import service
 from anxin_audit.events.schemas import AuditPage, ChainVerification, EventBatch, IngestResult
+from anxin_shared.deps import PrincipalDep, RuntimeDep, SessionDep, require_service
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -17,12 +16,13 @@ IdFilter = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:-]
 
 
 @internal_router.post(
-    "/events:batch", response_model=IngestResult,
+    "/events:batch",
+    response_model=IngestResult,
     dependencies=[Depends(require_service("audit.event", "create"))],
 )
-def ingest(batch: EventBatch, session: SessionDep) -> IngestResult:
+def ingest(batch: EventBatch, runtime: RuntimeDep) -> IngestResult:
     """Store a batch from a producer's outbox (idempotent by event id)."""
-    return service.append(session, batch.events)
+    return service.append(runtime.database, batch.events)
 
 
 @router.get("/events", response_model=AuditPage)
@@ -38,9 +38,15 @@ def search_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     """Events in the subsidiaries the caller may audit, oldest first."""
-    filters = {"request_id": request_id, "decision_id": decision_id, "actor": actor,
-               "customer_ref": customer_ref}
-    return service.search(session, runtime.policy, principal, filters, after_seq, limit)
+    filters = {
+        "request_id": request_id,
+        "decision_id": decision_id,
+        "actor": actor,
+        "customer_ref": customer_ref,
+    }
+    return service.search(
+        runtime.database, session, runtime.policy, principal, filters, after_seq, limit
+    )
 
 
 @router.get("/chain/verify", response_model=ChainVerification)

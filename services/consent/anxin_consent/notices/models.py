@@ -19,8 +19,9 @@ class ConsentNotice(SQLModel, table=True):
     __tablename__ = "consent_notice"
     __table_args__ = (
         sa.UniqueConstraint("notice_key", "version", name="uq_consent_notice_key_version"),
-        sa.CheckConstraint("status IN ('draft', 'published', 'retired')",
-                           name="ck_consent_notice_status"),
+        sa.CheckConstraint(
+            "status IN ('draft', 'published', 'retired')", name="ck_consent_notice_status"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from anxin_shared.deps import PrincipalDep, RuntimeDep, SessionDep
-
 from anxin_consent.notices import service
 from anxin_consent.notices.schemas import ConsentNoticePage
+from anxin_shared.deps import PrincipalDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/consent/notices", tags=["consent"])
 

@@ -7,12 +7,6 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from anxin_shared.audit_event import AUDIT_TOPIC, decision_event
-from anxin_shared.errors import Forbidden
-from anxin_shared.outbox import enqueue
-from anxin_shared.policy import PolicyEngine
-from anxin_shared.principal import Principal
-
 from anxin_consent.notices import repository
 from anxin_consent.notices.models import ConsentNotice
 from anxin_consent.notices.schemas import (
@@ -20,6 +14,11 @@ from anxin_consent.notices.schemas import (
     ConsentNoticePage,
     ConsentNoticePublic,
 )
+from anxin_shared.audit_event import AUDIT_TOPIC, decision_event
+from anxin_shared.errors import Forbidden
+from anxin_shared.outbox import enqueue
+from anxin_shared.policy import PolicyEngine
+from anxin_shared.principal import Principal
 
 RESOURCE = "consent.notice"
 PUBLISHED = "published"
@@ -40,30 +39,41 @@ def as_utc(moment: datetime | None) -> datetime | None:
 def published_notice(create: ConsentNoticeCreate, published_at: datetime) -> ConsentNotice:
     """A published notice version built from its definition, with the hash of its text."""
     return ConsentNotice(
-        **create.model_dump(), text_hash=text_hash(create.text_zh), status=PUBLISHED,
+        **create.model_dump(),
+        text_hash=text_hash(create.text_zh),
+        status=PUBLISHED,
         published_at=published_at,
     )
 
 
 def public_view(notice: ConsentNotice) -> ConsentNoticePublic:
     """A notice as the API returns it."""
-    return ConsentNoticePublic.model_validate({
-        **notice.model_dump(), "published_at": as_utc(notice.published_at),
-    })
+    return ConsentNoticePublic.model_validate(
+        {
+            **notice.model_dump(),
+            "published_at": as_utc(notice.published_at),
+        }
+    )
 
 
-def list_published(session: Session, policy: PolicyEngine, principal: Principal, limit: int,
-                   offset: int) -> ConsentNoticePage:
+def list_published(
+    session: Session, policy: PolicyEngine, principal: Principal, limit: int, offset: int
+) -> ConsentNoticePage:
     """Published notices, if policy lets this principal read notices in its subsidiary."""
     decision = policy.decide(principal.subject, principal.subsidiary, RESOURCE, "read", "L0")
-    enqueue(session, AUDIT_TOPIC, decision_event(
-        "consent", principal, decision, action="list", resource=RESOURCE))
+    enqueue(
+        session,
+        AUDIT_TOPIC,
+        decision_event("consent", principal, decision, action="list", resource=RESOURCE),
+    )
     if not decision.allowed:
         raise Forbidden("you may not read consent notices", decision_id=decision.decision_id)
     notices = repository.list_notices(session, PUBLISHED, limit, offset)
     return ConsentNoticePage(
         items=[public_view(notice) for notice in notices],
         total=repository.count_notices(session, PUBLISHED),
-        limit=limit, offset=offset,
-        decision_id=decision.decision_id, policy_version=decision.policy_version,
+        limit=limit,
+        offset=offset,
+        decision_id=decision.decision_id,
+        policy_version=decision.policy_version,
     )

@@ -17,12 +17,14 @@ class CallSession(SQLModel, table=True):
 
     __tablename__ = "call_session"
     __table_args__ = (
-        sa.CheckConstraint("direction IN ('inbound', 'outbound')",
-                           name="ck_call_session_direction"),
+        sa.CheckConstraint(
+            "direction IN ('inbound', 'outbound')", name="ck_call_session_direction"
+        ),
         sa.CheckConstraint("channel IN ('voice', 'video', 'ivr')", name="ck_call_session_channel"),
         sa.CheckConstraint("attestation IN ('A', 'B', 'C')", name="ck_call_session_attestation"),
-        sa.CheckConstraint("status IN ('open', 'closed', 'expired')",
-                           name="ck_call_session_status"),
+        sa.CheckConstraint(
+            "status IN ('open', 'closed', 'expired')", name="ck_call_session_status"
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=64)

@@ -16,16 +16,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
+from anxin_identity.calls import repository
+from anxin_identity.calls.models import CallSession
+from anxin_identity.calls.schemas import CallSessionCreate, CallSessionPublic
 from anxin_shared.audit_event import AUDIT_TOPIC, decision_event
 from anxin_shared.errors import Forbidden
 from anxin_shared.masking import mask_mobile
 from anxin_shared.outbox import enqueue
 from anxin_shared.policy import Decision, PolicyEngine
 from anxin_shared.principal import Principal
-
-from anxin_identity.calls import repository
-from anxin_identity.calls.models import CallSession
-from anxin_identity.calls.schemas import CallSessionCreate, CallSessionPublic
 
 RESOURCE = "call.session"
 NO_ACCESS = "no access to this call session"
@@ -70,28 +69,46 @@ def public_view(call: CallSession, decision: Decision, now: datetime) -> CallSes
     """The session as its agent sees it; an open session past its expiry reads as expired."""
     expires_at = as_utc(call.expires_at)
     status = "expired" if call.status == "open" and expires_at <= now else call.status
-    return CallSessionPublic.model_validate({
-        "id": call.id, "direction": call.direction, "channel": call.channel,
-        "attestation": call.attestation, "ani_masked": call.ani_masked, "status": status,
-        "assurance_level": call.assurance_level, "created_at": as_utc(call.created_at),
-        "expires_at": expires_at, "decision_id": decision.decision_id,
-        "policy_version": decision.policy_version,
-    })
+    return CallSessionPublic.model_validate(
+        {
+            "id": call.id,
+            "direction": call.direction,
+            "channel": call.channel,
+            "attestation": call.attestation,
+            "ani_masked": call.ani_masked,
+            "status": status,
+            "assurance_level": call.assurance_level,
+            "created_at": as_utc(call.created_at),
+            "expires_at": expires_at,
+            "decision_id": decision.decision_id,
+            "policy_version": decision.policy_version,
+        }
+    )
 
 
-def _audit(session: Session, principal: Principal, decision: Decision, action: str,
-           session_id: str | None) -> None:
+def _audit(
+    session: Session, principal: Principal, decision: Decision, action: str, session_id: str | None
+) -> None:
     # The event names the call session acted on, not the one the token may carry.
     actor = replace(principal, call_session=session_id) if session_id else principal
-    enqueue(session, AUDIT_TOPIC, decision_event(
-        "identity", actor, decision, action=action, resource=RESOURCE))
+    enqueue(
+        session,
+        AUDIT_TOPIC,
+        decision_event("identity", actor, decision, action=action, resource=RESOURCE),
+    )
 
 
-def open_call_session(session: Session, policy: PolicyEngine, principal: Principal,
-                      create: CallSessionCreate, ttl_seconds: int) -> CallSessionPublic:
+def open_call_session(
+    session: Session,
+    policy: PolicyEngine,
+    principal: Principal,
+    create: CallSessionCreate,
+    ttl_seconds: int,
+) -> CallSessionPublic:
     """Open a session bound to this agent, in the agent's own subsidiary, if policy allows."""
-    decision = policy.decide(principal.subject, principal.subsidiary, RESOURCE, "create",
-                             DECISION_LEVEL)
+    decision = policy.decide(
+        principal.subject, principal.subsidiary, RESOURCE, "create", DECISION_LEVEL
+    )
     if not decision.allowed:
         _audit(session, principal, decision, "create", None)
         raise Forbidden("you may not open a call session", decision_id=decision.decision_id)
@@ -99,23 +116,38 @@ def open_call_session(session: Session, policy: PolicyEngine, principal: Princip
     _audit(session, principal, decision, "create", session_id)
     now = utcnow()
     normalized = normalize_ani(create.ani)
-    call = repository.add_call_session(session, CallSession(
-        id=session_id, agent=principal.subject, subsidiary=principal.subsidiary,
-        direction=create.direction, channel=create.channel, attestation=create.attestation,
-        ani_masked=mask_mobile(normalized), ani_hash=ani_hash(normalized), status="open",
-        assurance_level=OPENING_LEVEL, created_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds),
-    ))
+    call = repository.add_call_session(
+        session,
+        CallSession(
+            id=session_id,
+            agent=principal.subject,
+            subsidiary=principal.subsidiary,
+            direction=create.direction,
+            channel=create.channel,
+            attestation=create.attestation,
+            ani_masked=mask_mobile(normalized),
+            ani_hash=ani_hash(normalized),
+            status="open",
+            assurance_level=OPENING_LEVEL,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        ),
+    )
     return public_view(call, decision, now)
 
 
-def read_call_session(session: Session, policy: PolicyEngine, principal: Principal,
-                      session_id: str) -> CallSessionPublic:
+def read_call_session(
+    session: Session, policy: PolicyEngine, principal: Principal, session_id: str
+) -> CallSessionPublic:
     """One session, for the agent who opened it only; anyone else gets the unknown-id 403."""
     call = repository.get_call_session(session, session_id)
     domain = call.subsidiary if call is not None else principal.subsidiary
     decision = policy.decide(
-        principal.subject, domain, RESOURCE, "read", DECISION_LEVEL,
+        principal.subject,
+        domain,
+        RESOURCE,
+        "read",
+        DECISION_LEVEL,
         facts={
             "call_session_exists": call is not None,
             "call_session_owner": call is not None and call.agent == principal.subject,

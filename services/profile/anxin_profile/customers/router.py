@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from anxin_shared.deps import PrincipalDep, RuntimeDep, SessionDep
-
 from anxin_profile.customers import service
 from anxin_profile.customers.schemas import CustomerPage, CustomerPublic
+from anxin_shared.deps import PrincipalDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -28,7 +27,8 @@ def list_customers(
 
 
 @router.get("/{customer_id}", response_model=CustomerPublic)
-def read_customer(customer_id: CustomerId, principal: PrincipalDep, session: SessionDep,
-                  runtime: RuntimeDep) -> CustomerPublic:
+def read_customer(
+    customer_id: CustomerId, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> CustomerPublic:
     """One customer, masked by policy and by the call's assurance level."""
     return service.read_customer(session, runtime.policy, principal, customer_id)

@@ -2,9 +2,8 @@
 
 from sqlmodel import SQLModel
 
+from anxin_profile.customers.models import Customer  # noqa: F401
 from anxin_shared.db import run_alembic_env
 from anxin_shared.outbox import OutboxEvent  # noqa: F401  (registers the table)
-
-from anxin_profile.customers.models import Customer  # noqa: F401
 
 run_alembic_env(SQLModel.metadata)

@@ -43,6 +43,13 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
+    head = sa.table(
+        "audit_chain_head",
+        sa.column("partition", sa.String),
+        sa.column("seq", sa.BigInteger),
+        sa.column("hash", sa.String),
+    )
+    op.bulk_insert(head, [{"partition": "main", "seq": 0, "hash": "0" * 64}])
     create_outbox_table(op)
     if op.get_bind().dialect.name == "postgresql":
         # Append-only, even for someone with the application's database role.

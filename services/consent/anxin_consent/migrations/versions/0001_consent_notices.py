@@ -31,7 +31,9 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False, index=True),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("notice_key", "version", name="uq_consent_notice_key_version"),
-        sa.CheckConstraint("status IN ('draft', 'published', 'retired')", name="ck_consent_notice_status"),
+        sa.CheckConstraint(
+            "status IN ('draft', 'published', 'retired')", name="ck_consent_notice_status"
+        ),
     )
     create_outbox_table(op)
 

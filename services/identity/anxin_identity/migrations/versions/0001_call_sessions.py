@@ -32,10 +32,14 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.String(32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("direction IN ('inbound', 'outbound')", name="ck_call_session_direction"),
+        sa.CheckConstraint(
+            "direction IN ('inbound', 'outbound')", name="ck_call_session_direction"
+        ),
         sa.CheckConstraint("channel IN ('voice', 'video', 'ivr')", name="ck_call_session_channel"),
         sa.CheckConstraint("attestation IN ('A', 'B', 'C')", name="ck_call_session_attestation"),
-        sa.CheckConstraint("status IN ('open', 'closed', 'expired')", name="ck_call_session_status"),
+        sa.CheckConstraint(
+            "status IN ('open', 'closed', 'expired')", name="ck_call_session_status"
+        ),
     )
     create_outbox_table(op)
 

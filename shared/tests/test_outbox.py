@@ -1,0 +1,66 @@
+"""The outbox relay: delivery, retry with back-off, and nothing lost when the receiver fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import SQLModel, select
+
+from anxin_shared.db import Database
+from anxin_shared.outbox import OutboxEvent, OutboxRelay, enqueue
+
+
+def database(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'outbox.db'}")
+    SQLModel.metadata.create_all(db.engine, tables=[OutboxEvent.__table__])  # type: ignore[list-item]
+    return db
+
+
+async def test_events_are_delivered_once_in_order(tmp_path: Path) -> None:
+    db = database(tmp_path)
+    with db.session() as session:
+        ids = [enqueue(session, "audit.event", {"n": n}) for n in range(5)]
+    received: list[dict[str, Any]] = []
+
+    async def send(batch: list[dict[str, Any]]) -> None:
+        received.extend(batch)
+
+    relay = OutboxRelay(db, send, batch_size=3)
+    assert await relay.run_once() == 3
+    assert await relay.run_once() == 2
+    assert await relay.run_once() == 0
+    assert [event["event_id"] for event in received] == ids
+    assert relay.lag() == 0
+
+
+async def test_a_failing_receiver_keeps_events_and_backs_off(tmp_path: Path) -> None:
+    db = database(tmp_path)
+    with db.session() as session:
+        enqueue(session, "audit.event", {"n": 1})
+
+    async def down(_: list[dict[str, Any]]) -> None:
+        raise ConnectionError("audit is down")
+
+    relay = OutboxRelay(db, down)
+    assert await relay.run_once() == 0
+    with db.session() as session:
+        event = session.exec(select(OutboxEvent)).one()
+        assert event.attempts == 1 and event.delivered_at is None
+        assert event.last_error and "audit is down" in event.last_error
+        assert event.next_attempt_at > event.created_at
+    # Backed off: not retried at once.
+    assert await relay.run_once() == 0
+    assert relay.lag() == 1
+
+
+def test_an_event_rolled_back_with_its_transaction_never_exists(tmp_path: Path) -> None:
+    db = database(tmp_path)
+    try:
+        with db.session() as session:
+            enqueue(session, "audit.event", {"n": 1})
+            raise RuntimeError("the change failed")
+    except RuntimeError:
+        pass
+    with db.session() as session:
+        assert session.exec(select(OutboxEvent)).all() == []
