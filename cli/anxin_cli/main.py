@@ -89,14 +89,14 @@ def up(
             table.add_row(service, suite.url(service))
         console.print(table)
         gateway = suite.url("gateway")
-        console.print(
-            "First call — a life-insurance agent lists their customers, masked by policy:\n"
-            f"  TOKEN=$(curl -s -X POST {gateway}/dev/token -H 'content-type: application/json'"
-            ' -d \'{"subject": "agent.li"}\' | python3 -c \'import sys,json;'
-            'print(json.load(sys.stdin)["access_token"])\')\n'
-            f'  curl -s {gateway}/api/v1/customers?limit=3 -H "Authorization: Bearer $TOKEN"\n'
-            f"Seeded subjects: {gateway}/dev/subjects   API: {gateway}/docs   "
-            "Stop: Ctrl-C"
+        # Plain echo, not rich: the commands must survive copy and paste unwrapped.
+        typer.echo(
+            "\nFirst call: a life-insurance agent lists their customers, masked by policy:\n"
+            "  TOKEN=$(.venv/bin/anxin dev-token agent.li)\n"
+            f'  curl -s "{gateway}/api/v1/customers?limit=3" -H "Authorization: Bearer $TOKEN"\n'
+            f"\nSeeded subjects: {gateway}/dev/subjects\n"
+            f"API reference:   {gateway}/docs  (OpenAPI: {gateway}/openapi.json)\n"
+            "Stop with Ctrl-C."
         )
         while all(process.poll() is None for process in suite.processes.values()):
             time.sleep(0.5)
