@@ -30,6 +30,9 @@ run: $(STAMP)
 	$(BIN)/anxin up
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared/anxin_shared services/*/anxin_* cli/anxin_cli
 	$(BIN)/anxin policy test
 	$(BIN)/pytest
 

@@ -145,6 +145,7 @@ async def start_runtime(
         interval=settings.outbox_interval_seconds,
     )
     runtime.tasks.append(asyncio.create_task(runtime.relay.run()))
+    runtime.metrics.observe_outbox(runtime.relay.lag)
 
 
 async def stop_runtime(runtime: ServiceRuntime) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
+
+from anxin_shared.errors import Unauthenticated
 
 PrincipalKind = Literal["user", "client", "service"]
 ASSURANCE_LEVELS = ("L0", "L1", "L2", "L3")
@@ -45,11 +47,11 @@ class Principal:
             level = "L0"
         kind = claims.get("kind")
         if kind not in ("user", "client", "service"):
-            kind = "service"
+            raise Unauthenticated("token names no known kind of principal")
         roles = claims.get("roles") or []
         return cls(
             subject=str(claims["sub"]),
-            kind=kind,
+            kind=cast(PrincipalKind, kind),
             subsidiary=str(claims.get("subsidiary") or ""),
             roles=tuple(str(role) for role in roles) if isinstance(roles, list) else (),
             assurance_level=level,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -100,14 +102,28 @@ class Metrics:
     """The counters DESIGN.md names: decisions, denials, fail-closed events, outbox lag."""
 
     def __init__(self, service: str) -> None:
-        meter = metrics.get_meter(f"anxin.{service}")
-        self.decisions = meter.create_counter("anxin_decisions_total", description="decisions")
-        self.denials = meter.create_counter("anxin_denials_total", description="denied decisions")
-        self.fail_closed = meter.create_counter(
+        self._meter = metrics.get_meter(f"anxin.{service}")
+        self.decisions = self._meter.create_counter(
+            "anxin_decisions_total", description="policy decisions taken"
+        )
+        self.denials = self._meter.create_counter(
+            "anxin_denials_total", description="decisions that denied"
+        )
+        self.fail_closed = self._meter.create_counter(
             "anxin_fail_closed_total", description="calls refused because a dependency failed"
         )
-        self.outbox_lag = meter.create_up_down_counter(
-            "anxin_outbox_pending", description="events waiting in the outbox"
+
+    def observe_outbox(self, pending: Callable[[], int]) -> None:
+        """Report the outbox lag (events waiting for delivery) whenever metrics are read."""
+
+        def callback(_: CallbackOptions) -> Iterable[Observation]:
+            try:
+                yield Observation(pending())
+            except Exception:  # the database may be down; report nothing this round
+                return
+
+        self._meter.create_observable_gauge(
+            "anxin_outbox_pending", callbacks=[callback], description="events waiting in the outbox"
         )
 
 

@@ -64,3 +64,34 @@ def test_an_event_rolled_back_with_its_transaction_never_exists(tmp_path: Path) 
         pass
     with db.session() as session:
         assert session.exec(select(OutboxEvent)).all() == []
+
+
+def test_outbox_lag_is_reported_as_a_metric(tmp_path: Path) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from anxin_shared import telemetry
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    original = telemetry.metrics.get_meter
+    telemetry.metrics.get_meter = provider.get_meter  # type: ignore[assignment]
+    try:
+        db = database(tmp_path)
+        with db.session() as session:
+            for n in range(3):
+                enqueue(session, "audit.event", {"n": n})
+        measures = telemetry.Metrics("test")
+        measures.observe_outbox(OutboxRelay(db, lambda _: None).lag)  # type: ignore[arg-type,return-value]
+    finally:
+        telemetry.metrics.get_meter = original  # type: ignore[assignment]
+    data = reader.get_metrics_data()
+    points = [
+        point.value
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "anxin_outbox_pending"
+        for point in metric.data.data_points
+    ]
+    assert points == [3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, or_, select
 
 from anxin_audit.events.models import AuditRecord, ChainHead
@@ -39,7 +40,7 @@ def query(
     limit: int,
 ) -> list[AuditRecord]:
     """Records in the given subsidiaries matching the filters, oldest first."""
-    scope = col(AuditRecord.domain).in_(domains)
+    scope: ColumnElement[bool] = col(AuditRecord.domain).in_(domains)
     if include_unscoped:
         scope = or_(scope, col(AuditRecord.domain).is_(None))
     statement = select(AuditRecord).where(scope).where(AuditRecord.seq > after_seq)
