@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -10,41 +9,22 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from anxin_cli.audit_commands import audit_app
+from anxin_cli.common import PoliciesOption, VarOption, console, load_engine
+from anxin_cli.policy_commands import policy_app
 from anxin_cli.suite import Suite
 from anxin_shared.devtokens import mint_dev_token
-from anxin_shared.policy import PolicyEngine, PolicyLoadError
-from anxin_shared.policy_cases import run_cases
 
 app = typer.Typer(
     help="Anxin (安信): run the suite, issue dev tokens, test policies, verify audit.",
     no_args_is_help=True,
 )
-policy_app = typer.Typer(
-    help="Lint, test and explain the policy in policies/.", no_args_is_help=True
-)
-audit_app = typer.Typer(help="Work with the audit trail.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
-console = Console()
-
-PoliciesOption = Annotated[Path, typer.Option("--policies", help="policy folder")]
-VarOption = Annotated[Path, typer.Option("--var", envvar="ANXIN_VAR_DIR", help="state folder")]
-
-
-def _engine(policies: Path) -> PolicyEngine:
-    engine = PolicyEngine(policies)
-    try:
-        engine.load()
-    except PolicyLoadError as exc:
-        console.print(f"[red]policy does not load:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    return engine
 
 
 @app.command()
@@ -123,73 +103,11 @@ def dev_token(
         console.print(f"[red]no dev keys in {keys_dir}; run `make run` first[/red]")
         raise typer.Exit(2)
     try:
-        token = mint_dev_token(_engine(policies), keys_dir, subject)
+        token = mint_dev_token(load_engine(policies), keys_dir, subject)
     except Exception as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     typer.echo(token)
-
-
-@policy_app.command("test")
-def policy_test(policies: PoliciesOption = Path("policies")) -> None:
-    """Run the decision cases in policies/tests/*.yaml."""
-    engine = _engine(policies)
-    results = run_cases(engine)
-    failed = [result for result in results if not result.passed]
-    for result in failed:
-        console.print(
-            f"[red]FAIL[/red] tests/{result.file}:{result.line} {result.name}: {result.message}"
-        )
-    console.print(
-        f"policy {engine.version}: {len(results) - len(failed)} passed, {len(failed)} failed"
-    )
-    if failed or not results:
-        raise typer.Exit(1)
-
-
-@policy_app.command("explain")
-def policy_explain(
-    subject: str,
-    subsidiary: str,
-    resource: str,
-    action: str,
-    level: Annotated[str, typer.Option(help="assurance level L0-L3")] = "L0",
-    policies: PoliciesOption = Path("policies"),
-) -> None:
-    """Decide one request and print the full decision record."""
-    decision = _engine(policies).decide(
-        subject, subsidiary, resource, action, level, with_field_views=True
-    )
-    typer.echo(json.dumps(decision.record(), indent=2, ensure_ascii=False))
-    if not decision.allowed:
-        raise typer.Exit(1)
-
-
-@audit_app.command("verify")
-def audit_verify(
-    gateway: Annotated[str, typer.Option(envvar="ANXIN_GATEWAY_URL")] = "http://127.0.0.1:8000",
-    token: Annotated[
-        str | None,
-        typer.Option(envvar="ANXIN_TOKEN", help="bearer token (dev: minted for auditor)"),
-    ] = None,
-    policies: PoliciesOption = Path("policies"),
-    var: VarOption = Path("var"),
-) -> None:
-    """Ask the audit service to recompute the hash chain; exit 1 on any break."""
-    if token is None:
-        token = mint_dev_token(_engine(policies), var / "keys", "auditor.zheng")
-    response = httpx.get(
-        f"{gateway}/api/v1/audit/chain/verify",
-        headers={"authorization": f"Bearer {token}"},
-        timeout=60,
-    )
-    if response.status_code != 200:
-        console.print(f"[red]{response.status_code}[/red] {response.text}")
-        raise typer.Exit(2)
-    report = response.json()
-    typer.echo(json.dumps(report, indent=2))
-    if not report["ok"]:
-        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

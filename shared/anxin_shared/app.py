@@ -29,7 +29,7 @@ from anxin_shared.db import Database
 from anxin_shared.errors import Forbidden, Unauthenticated, install_problem_handlers
 from anxin_shared.http import ServiceClient, make_async_client
 from anxin_shared.keys import ensure_dev_keys, load_key, private_key_path
-from anxin_shared.outbox import OutboxRelay, Sender
+from anxin_shared.outbox import DELIVERY_ROUTES, OutboxRelay, Sender
 from anxin_shared.policy import PolicyEngine, PolicyLoadError
 from anxin_shared.principal import Principal
 from anxin_shared.settings import SERVICES, ServiceSettings
@@ -37,7 +37,6 @@ from anxin_shared.telemetry import Metrics, instrument
 from anxin_shared.tokens import TokenSigner, service_issuer
 
 logger = logging.getLogger("anxin.app")
-AUDIT_BATCH_PATH = "/internal/v1/events:batch"
 
 
 @dataclass
@@ -82,13 +81,17 @@ class ServiceRuntime:
 
         return dependency
 
-    async def send_to_audit(self, events: list[dict[str, Any]]) -> None:
-        """Outbox sender: deliver a batch to the audit service, signed as this service."""
+    async def deliver(self, topic: str, events: list[dict[str, Any]]) -> None:
+        """Outbox sender: deliver a batch to every destination of its topic, signed."""
         if self.peers is None:
             raise RuntimeError("no peer client")
-        response = await self.peers.call("audit", "POST", AUDIT_BATCH_PATH, json={"events": events})
-        if response.status_code >= 300:
-            raise RuntimeError(f"audit refused the batch: {response.status_code}")
+        destinations = DELIVERY_ROUTES.get(topic)
+        if not destinations:
+            raise RuntimeError(f"no destination for outbox topic {topic}")
+        for peer, path in destinations:
+            response = await self.peers.call(peer, "POST", path, json={"events": events})
+            if response.status_code >= 300:
+                raise RuntimeError(f"{peer} refused the {topic} batch: {response.status_code}")
 
 
 def build_runtime(settings: ServiceSettings, migrations_dir: Path | None) -> ServiceRuntime:
@@ -141,7 +144,7 @@ async def start_runtime(
     runtime.tasks.append(asyncio.create_task(runtime.policy.watch(settings.policy_reload_seconds)))
     runtime.relay = OutboxRelay(
         runtime.database,
-        relay_sender or runtime.send_to_audit,
+        relay_sender or runtime.deliver,
         interval=settings.outbox_interval_seconds,
     )
     runtime.tasks.append(asyncio.create_task(runtime.relay.run()))

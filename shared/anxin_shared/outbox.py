@@ -85,7 +85,15 @@ def create_outbox_table(op: Any) -> None:
     )
 
 
-Sender = Callable[[list[dict[str, Any]]], Awaitable[None]]
+# A sender delivers a batch of one topic's payloads, or raises to have it retried.
+Sender = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
+
+# Where each topic goes: (service, internal path). A topic with several
+# destinations is retried as a whole, so receivers must be idempotent by
+# event id (they are: see each service's internal event endpoint).
+DELIVERY_ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
+    "audit.event": (("audit", "/internal/v1/events:batch"),),
+}
 
 
 class OutboxRelay:
@@ -128,15 +136,26 @@ class OutboxRelay:
         events = await asyncio.to_thread(self._pending)
         if not events:
             return 0
-        ids = [event.id for event in events]
-        try:
-            await self.send([json.loads(event.payload) for event in events])
-        except Exception as exc:
-            logger.warning("outbox delivery failed for %d events: %s", len(ids), type(exc).__name__)
-            await asyncio.to_thread(self._mark, ids, f"{type(exc).__name__}: {exc}")
-            return 0
-        await asyncio.to_thread(self._mark, ids, None)
-        return len(ids)
+        by_topic: dict[str, list[OutboxEvent]] = {}
+        for event in events:
+            by_topic.setdefault(event.topic, []).append(event)
+        delivered = 0
+        for topic, batch in by_topic.items():
+            ids = [event.id for event in batch]
+            try:
+                await self.send(topic, [json.loads(event.payload) for event in batch])
+            except Exception as exc:
+                logger.warning(
+                    "outbox delivery of %d %s events failed: %s",
+                    len(ids),
+                    topic,
+                    type(exc).__name__,
+                )
+                await asyncio.to_thread(self._mark, ids, f"{type(exc).__name__}: {exc}")
+                continue
+            await asyncio.to_thread(self._mark, ids, None)
+            delivered += len(ids)
+        return delivered
 
     async def run(self) -> None:
         """Relay forever (until cancelled)."""

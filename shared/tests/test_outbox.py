@@ -23,7 +23,8 @@ async def test_events_are_delivered_once_in_order(tmp_path: Path) -> None:
         ids = [enqueue(session, "audit.event", {"n": n}) for n in range(5)]
     received: list[dict[str, Any]] = []
 
-    async def send(batch: list[dict[str, Any]]) -> None:
+    async def send(topic: str, batch: list[dict[str, Any]]) -> None:
+        assert topic == "audit.event"
         received.extend(batch)
 
     relay = OutboxRelay(db, send, batch_size=3)
@@ -39,7 +40,7 @@ async def test_a_failing_receiver_keeps_events_and_backs_off(tmp_path: Path) -> 
     with db.session() as session:
         enqueue(session, "audit.event", {"n": 1})
 
-    async def down(_: list[dict[str, Any]]) -> None:
+    async def down(_topic: str, _batch: list[dict[str, Any]]) -> None:
         raise ConnectionError("audit is down")
 
     relay = OutboxRelay(db, down)
@@ -82,7 +83,7 @@ def test_outbox_lag_is_reported_as_a_metric(tmp_path: Path) -> None:
             for n in range(3):
                 enqueue(session, "audit.event", {"n": n})
         measures = telemetry.Metrics("test")
-        measures.observe_outbox(OutboxRelay(db, lambda _: None).lag)  # type: ignore[arg-type,return-value]
+        measures.observe_outbox(OutboxRelay(db, lambda _t, _b: None).lag)  # type: ignore[arg-type,return-value]
     finally:
         telemetry.metrics.get_meter = original  # type: ignore[assignment]
     data = reader.get_metrics_data()

@@ -13,16 +13,20 @@ from anxin_audit.events.router import router as events_router
 from anxin_audit.events.service import append
 from anxin_audit.settings import AuditSettings
 from anxin_shared.app import ServiceRuntime, create_service_app
-from anxin_shared.audit_event import AuditEvent
+from anxin_shared.audit_event import AUDIT_TOPIC, AuditEvent
 from anxin_shared.outbox import Sender
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def _local_sender(runtime: ServiceRuntime) -> Sender:
-    """The audit service's own outbox appends straight to its chain."""
+    """The audit service's own audit events append straight to its chain."""
 
-    async def send(events: list[dict[str, Any]]) -> None:
+    async def send(topic: str, events: list[dict[str, Any]]) -> None:
+        if topic != AUDIT_TOPIC:
+            await runtime.deliver(topic, events)
+            return
+
         def write() -> None:
             append(runtime.database, [AuditEvent.model_validate(event) for event in events])
 

@@ -41,7 +41,8 @@ class RouteSpec:
         return re.compile("^" + _PARAM.sub(f"(?P<\\1>{_ID_ALPHABET})", self.path) + "$")
 
 
-ROUTES: tuple[RouteSpec, ...] = (
+# One table per owning service, so each service's routes are read (and edited) together.
+GATEWAY_ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "GET",
         "/api/v1/policy/version",
@@ -50,6 +51,9 @@ ROUTES: tuple[RouteSpec, ...] = (
         "read",
         summary="The policy version this gateway enforces",
     ),
+)
+
+IDENTITY_ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "POST",
         "/api/v1/calls",
@@ -66,6 +70,9 @@ ROUTES: tuple[RouteSpec, ...] = (
         "read",
         summary="Read one of your call sessions",
     ),
+)
+
+CONSENT_ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "GET",
         "/api/v1/consent/notices",
@@ -74,6 +81,9 @@ ROUTES: tuple[RouteSpec, ...] = (
         "read",
         summary="List published consent notices",
     ),
+)
+
+PROFILE_ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "GET",
         "/api/v1/customers",
@@ -90,6 +100,9 @@ ROUTES: tuple[RouteSpec, ...] = (
         "read",
         summary="Read a customer's profile, masked by policy",
     ),
+)
+
+AUDIT_ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "GET",
         "/api/v1/audit/events",
@@ -106,6 +119,10 @@ ROUTES: tuple[RouteSpec, ...] = (
         "verify",
         summary="Verify the audit hash chain",
     ),
+)
+
+ROUTES: tuple[RouteSpec, ...] = (
+    GATEWAY_ROUTES + IDENTITY_ROUTES + CONSENT_ROUTES + PROFILE_ROUTES + AUDIT_ROUTES
 )
 
 
