@@ -97,8 +97,8 @@ class Database:
         return config
 
     def migrate(self) -> None:
-        """Upgrade the database to the newest migration."""
-        command.upgrade(self.alembic_config(), "head")
+        """Upgrade the database to the newest migration of every branch."""
+        command.upgrade(self.alembic_config(), "heads")
 
 
 def run_alembic_env(target_metadata: Any) -> None:

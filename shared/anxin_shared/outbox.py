@@ -93,6 +93,11 @@ Sender = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
 # event id (they are: see each service's internal event endpoint).
 DELIVERY_ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
     "audit.event": (("audit", "/internal/v1/events:batch"),),
+    # A withdrawn consent: identity deletes a withdrawn voiceprint, profile stops sharing.
+    "consent.withdrawn": (
+        ("identity", "/internal/v1/consent-events"),
+        ("profile", "/internal/v1/consent-events"),
+    ),
 }
 
 
