@@ -26,6 +26,7 @@ from anxin_shared.db import Database
 logger = logging.getLogger("anxin.outbox")
 
 MAX_BACKOFF_SECONDS = 60.0
+LEASE_SECONDS = 30.0
 
 
 def utcnow() -> datetime:
@@ -112,7 +113,14 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.interval = interval
 
-    def _pending(self) -> list[OutboxEvent]:
+    def _claim(self) -> list[OutboxEvent]:
+        """Lease a batch of due events to this relay.
+
+        With several replicas on one PostgreSQL database, `SKIP LOCKED` hands each
+        due event to one relay, and the lease (pushing `next_attempt_at` out) keeps
+        the others off it until it is delivered or the lease runs out (a relay that
+        died mid-batch is thus replaced, never duplicated while alive).
+        """
         with self.database.session() as session:
             statement = (
                 select(OutboxEvent)
@@ -120,8 +128,16 @@ class OutboxRelay:
                 .where(OutboxEvent.next_attempt_at <= utcnow())
                 .order_by(col(OutboxEvent.created_at), col(OutboxEvent.id))
                 .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
             )
-            return list(session.exec(statement).all())
+            events = list(session.exec(statement).all())
+            lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
+            for event in events:
+                event.next_attempt_at = lease_until
+                session.add(event)
+            session.flush()
+            session.expunge_all()
+            return events
 
     def _mark(self, ids: list[str], error: str | None) -> None:
         with self.database.session() as session:
@@ -138,7 +154,7 @@ class OutboxRelay:
 
     async def run_once(self) -> int:
         """Deliver one batch; return how many events were delivered."""
-        events = await asyncio.to_thread(self._pending)
+        events = await asyncio.to_thread(self._claim)
         if not events:
             return 0
         by_topic: dict[str, list[OutboxEvent]] = {}

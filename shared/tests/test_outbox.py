@@ -96,3 +96,43 @@ def test_outbox_lag_is_reported_as_a_metric(tmp_path: Path) -> None:
         for point in metric.data.data_points
     ]
     assert points == [3]
+
+
+async def test_two_relays_on_postgresql_deliver_each_event_once() -> None:
+    import asyncio
+    import os
+    import uuid
+
+    import psycopg
+    import pytest
+
+    base = os.environ.get("ANXIN_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("ANXIN_TEST_POSTGRES_URL is not set (CI sets it)")
+    name = f"anxin_test_outbox_{uuid.uuid4().hex[:8]}"
+    admin = base.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        db = Database(base.rsplit("/", 1)[0] + f"/{name}")
+        SQLModel.metadata.create_all(db.engine, tables=[OutboxEvent.__table__])  # type: ignore[list-item]
+        with db.session() as session:
+            ids = {enqueue(session, "audit.event", {"n": n}) for n in range(400)}
+        received: list[str] = []
+
+        async def send(_topic: str, batch: list[dict[str, Any]]) -> None:
+            await asyncio.sleep(0.01)
+            received.extend(event["event_id"] for event in batch)
+
+        relays = [OutboxRelay(db, send, batch_size=25) for _ in range(2)]
+
+        async def drain(relay: OutboxRelay) -> None:
+            while relay.lag():
+                await relay.run_once()
+
+        await asyncio.gather(*(drain(relay) for relay in relays))
+        db.engine.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert sorted(received) == sorted(ids)
