@@ -13,6 +13,8 @@
 #       <service>.key.pem                its own private signing key, and no other
 #       <every service>.pub.pem, idp.pub.pem
 #       clients/<client_id>.pub.pem
+#       identity also: ani-hash.key, otp.key, voiceprint.key (base64 secrets)
+#       audit also: audit-checkpoint.ed25519.pem (signs checkpoints)
 # docker compose mounts KEYS_DIR/<service> read-only at /etc/anxin/keys.
 set -euo pipefail
 
@@ -43,6 +45,21 @@ done
 for client in "${clients[@]}"; do
     keypair "${src}/clients/${client}"
 done
+secret() { # secret <path>: 32 random bytes, base64 (HMAC and AES-256 keys)
+    if [[ ! -f "$1" ]]; then
+        openssl rand -base64 32 >"$1"
+        echo "gen-dev-keys: new secret $1"
+    fi
+}
+# identity: the ANI and one-time-code HMAC keys and the voiceprint encryption key.
+secret "${src}/ani-hash.key"
+secret "${src}/otp.key"
+secret "${src}/voiceprint.key"
+# audit: the Ed25519 key that signs checkpoints.
+if [[ ! -f "${src}/audit-checkpoint.ed25519.pem" ]]; then
+    openssl genpkey -algorithm ed25519 -out "${src}/audit-checkpoint.ed25519.pem"
+    echo "gen-dev-keys: new key ${src}/audit-checkpoint.ed25519.pem"
+fi
 
 for service in "${services[@]}"; do
     out="${keys_dir}/${service}"
@@ -51,9 +68,14 @@ for service in "${services[@]}"; do
     cp "${src}/${service}.key.pem" "${out}/"
     cp "${src}"/*.pub.pem "${out}/"
     cp "${src}"/clients/*.pub.pem "${out}/clients/"
+    case "${service}" in
+        identity) cp "${src}/ani-hash.key" "${src}/otp.key" "${src}/voiceprint.key" "${out}/" ;;
+        audit) cp "${src}/audit-checkpoint.ed25519.pem" "${out}/" ;;
+    esac
     # The containers run as uid 10001, not as the developer: on this dev-only
     # copy, make the files world-readable so the bind mount can be read.
     chmod 0755 "${out}" "${out}/clients"
     chmod 0644 "${out}"/*.pem "${out}"/clients/*.pem
+    chmod 0644 "${out}"/*.key 2>/dev/null || true
 done
 echo "gen-dev-keys: wrote ${keys_dir}/{$(IFS=,; echo "${services[*]}")}"

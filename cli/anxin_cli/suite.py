@@ -65,31 +65,58 @@ class Suite:
         log_dir = log_dir or self.var_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         for service in START_ORDER:
-            command = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"anxin_{service}.main:app",
-                "--host",
-                self.host,
-                "--port",
-                str(self.ports[service]),
-                "--no-access-log",
-                "--timeout-graceful-shutdown",
-                "5",
-            ]
-            if service == "gateway":
-                # h11 hands the raw request target to the app, so an absolute-form
-                # target is seen (and refused) rather than silently reduced to its path.
-                command += ["--http", "h11"]
-            log = (log_dir / f"{service}.log").open("ab")
-            self.processes[service] = subprocess.Popen(  # noqa: S603
-                command,
-                env=self.environment(service),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self.spawn(service, log_dir)
+
+    def spawn(self, service: str, log_dir: Path | None = None) -> None:
+        """Start one service process (again, after a crash, with the same command and env)."""
+        log_dir = log_dir or self.var_dir / "logs"
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"anxin_{service}.main:app",
+            "--host",
+            self.host,
+            "--port",
+            str(self.ports[service]),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
+        if service == "gateway":
+            # h11 hands the raw request target to the app, so an absolute-form
+            # target is seen (and refused) rather than silently reduced to its path.
+            command += ["--http", "h11"]
+        log = (log_dir / f"{service}.log").open("ab")
+        self.processes[service] = subprocess.Popen(  # noqa: S603
+            command,
+            env=self.environment(service),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, service: str) -> None:
+        """SIGKILL one service (fault injection): no shutdown, no flush, no goodbye."""
+        process = self.processes[service]
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def restart(self, service: str, timeout: float = 30.0) -> None:
+        """Re-spawn a killed service and wait until it answers `/readyz`."""
+        self.spawn(service)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.processes[service].poll() is not None:
+                raise RuntimeError(f"{service} exited while restarting")
+            try:
+                if httpx.get(self.url(service) + "/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{service} not ready {timeout:.0f} s after a restart")
 
     def ready(self) -> dict[str, bool]:
         """Which services answer `/readyz` with 200."""

@@ -31,6 +31,7 @@ from anxin_shared.http import ServiceClient, make_async_client
 from anxin_shared.keys import ensure_dev_keys, load_key, private_key_path
 from anxin_shared.outbox import DELIVERY_ROUTES, OutboxRelay, Sender
 from anxin_shared.policy import PolicyEngine, PolicyLoadError
+from anxin_shared.policy_audit import audit_policy_changes
 from anxin_shared.principal import Principal
 from anxin_shared.settings import SERVICES, ServiceSettings
 from anxin_shared.telemetry import Metrics, instrument
@@ -99,7 +100,7 @@ def build_runtime(settings: ServiceSettings, migrations_dir: Path | None) -> Ser
     return ServiceRuntime(
         settings=settings,
         database=Database(str(settings.database_url), migrations_dir),
-        policy=PolicyEngine(settings.policies_dir),
+        policy=PolicyEngine(settings.policies_dir, shadow_dir=settings.policy_shadow_dir),
         metrics=Metrics(settings.service),
     )
 
@@ -128,8 +129,10 @@ async def start_runtime(
     _load_keys(runtime)
     if settings.auto_migrate and runtime.database.migrations_dir is not None:
         await asyncio.to_thread(runtime.database.migrate)
+    # Every version change and refused reload becomes an audit event (from the worker thread).
+    runtime.policy.on_change = audit_policy_changes(runtime.database, settings.service)
     try:
-        runtime.policy.load()
+        await asyncio.to_thread(runtime.policy.load)
     except PolicyLoadError as exc:
         runtime.policy.last_error = str(exc)
         logger.error("policy not loaded; every decision is a deny until it is: %s", exc)
@@ -181,6 +184,7 @@ def add_health_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
             "database": "ok" if database_ok else "unreachable",
             "policy_version": runtime.policy.version,
             "policy_error": runtime.policy.last_error,
+            "shadow": runtime.policy.shadow_status(),
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 

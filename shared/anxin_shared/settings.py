@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
     keys_dir: Path | None = _suite("keys_dir", None)  # type: ignore[assignment]
     otel_exporter: Literal["none", "console", "otlp"] = _suite("otel_exporter", "none")  # type: ignore[assignment]
     policy_reload_seconds: float = _suite("policy_reload_seconds", 1.0)  # type: ignore[assignment]
+    # Shadow mode: a candidate policy folder evaluated beside the live one, never enforced.
+    policy_shadow_dir: Path | None = _suite("policy_shadow_dir", None)  # type: ignore[assignment]
 
     host: str = "127.0.0.1"
     port: int = 0

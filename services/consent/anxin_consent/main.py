@@ -1,19 +1,40 @@
-"""The consent service: the notices customers are shown, and (later) what they agreed to."""
+"""The consent service: notices, consent records, checks, withdrawal and the customer's copy."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
+from anxin_consent.checks.router import internal_router as checks_router
+from anxin_consent.checks.service import CheckCache
 from anxin_consent.notices.router import router as notices_router
+from anxin_consent.records.router import router as records_router
+from anxin_consent.records.service import expire_due
 from anxin_consent.seed import seed_notices
 from anxin_consent.settings import ConsentSettings
 from anxin_shared.app import ServiceRuntime, create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+logger = logging.getLogger("anxin.consent")
+
+
+async def sweep_expired(runtime: ServiceRuntime, interval: float) -> None:
+    """Close expired grants periodically, until cancelled (any replica may; each row once)."""
+
+    def sweep() -> int:
+        with runtime.database.session() as session:
+            return expire_due(session)
+
+    while True:
+        try:
+            await asyncio.to_thread(sweep)
+        except Exception as exc:  # the database may be down, or another replica raced us
+            logger.warning("consent expiry sweep failed: %s", type(exc).__name__)
+        await asyncio.sleep(interval)
 
 
 def create_app(settings: ConsentSettings | None = None, **options: Any) -> FastAPI:
@@ -28,15 +49,21 @@ def create_app(settings: ConsentSettings | None = None, **options: Any) -> FastA
                     seed_notices(session)
 
             await asyncio.to_thread(seed)
+        runtime.tasks.append(
+            asyncio.create_task(sweep_expired(runtime, settings.expiry_sweep_seconds))
+        )
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Anxin consent",
         migrations_dir=MIGRATIONS_DIR,
-        public=[notices_router],
+        public=[notices_router, records_router],
+        internal=[checks_router],
         on_start=on_start,
         **options,
     )
+    app.state.consent_cache = CheckCache()
+    return app
 
 
 def __getattr__(name: str) -> Any:

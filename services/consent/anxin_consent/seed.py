@@ -89,6 +89,8 @@ DEMO_NOTICES: tuple[ConsentNoticeCreate, ...] = (
         notice_key="biometric-voiceprint",
         version=1,
         purpose="采集并使用声纹，用于来电身份核验与声纹反欺诈（敏感个人信息，单独同意）",
+        purpose_code="identity_verification",
+        separate_consent=True,
         categories=["spi.biometric.voiceprint"],
         recipients=["group"],
         retention_days=1095,
@@ -98,6 +100,8 @@ DEMO_NOTICES: tuple[ConsentNoticeCreate, ...] = (
         notice_key="life-to-bank-cross-sell",
         version=1,
         purpose="安信人寿向安信银行提供联系方式和保险信息，用于交叉销售（对外提供，单独同意）",
+        purpose_code="cross_sell",
+        separate_consent=True,
         categories=[
             "pi.identity.name",
             "pi.contact.phone",
@@ -113,6 +117,7 @@ DEMO_NOTICES: tuple[ConsentNoticeCreate, ...] = (
         notice_key="marketing-contact-preferences",
         version=1,
         purpose="按客户选择的渠道和频次发送营销信息",
+        purpose_code="marketing",
         categories=[
             "pi.identity.name",
             "pi.contact.phone",

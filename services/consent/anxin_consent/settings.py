@@ -12,3 +12,5 @@ class ConsentSettings(ServiceSettings):
 
     service: str = "consent"
     seed_demo_data: bool = True
+    # How often grants past their notice's retention are closed (expire record + event).
+    expiry_sweep_seconds: float = 60.0

@@ -95,7 +95,12 @@ def audit_events(app: FastAPI) -> dict[str, dict[str, Any]]:
     with app.state.runtime.database.session() as session:
         rows = session.exec(select(OutboxEvent).where(OutboxEvent.topic == AUDIT_TOPIC)).all()
         events = [json.loads(row.payload) for row in rows]
-    return {event["decision_id"]: event for event in events}
+    # Only decisions on consent resources (the runtime also audits e.g. policy loads).
+    return {
+        event["decision_id"]: event
+        for event in events
+        if event.get("decision_id") and str(event.get("resource", "")).startswith("consent.")
+    }
 
 
 # --------------------------------------------------------------------------- listing

@@ -1,7 +1,9 @@
 """The gateway: authenticate, route, decide, proxy, audit. Nothing reaches a service otherwise.
 
 Per request, in order: path hygiene (400) → declared route (404/405) →
-bearer token (401) → rate limit (429) → policy decision (403 with decision id;
+bearer token (401) → rate limit (429) → call session named by
+`X-Anxin-Call-Session`, resolved by identity (403 if not the agent's own open
+session, 503 if identity is down) → policy decision (403 with decision id;
 engine failure 503) → internal token → proxy → audit event durably stored →
 response. Any failure of a dependency ends in 503, never in an allow.
 """
@@ -21,6 +23,8 @@ from fastapi.responses import JSONResponse
 
 from anxin_gateway.audit import record_call
 from anxin_gateway.authn import Authenticator, catalogue_clients
+from anxin_gateway.callsessions import HEADER as CALL_SESSION_HEADER
+from anxin_gateway.callsessions import CallSessionResolver
 from anxin_gateway.dev import dev_router
 from anxin_gateway.hygiene import HygieneMiddleware
 from anxin_gateway.openapi import merged_openapi
@@ -67,6 +71,7 @@ def create_app(
     table = RouteTable()
     authenticator = Authenticator(settings, runtime.policy)
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    call_sessions = CallSessionResolver()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -131,6 +136,11 @@ def create_app(
             )
             limiter.check(f"{principal.kind}:{principal.subject}")
             body = await _read_body(request, settings.max_body_bytes)
+            # The call session's level and verified customer (identity decides; see
+            # callsessions.py). Refused sessions are 403; identity down is 503.
+            principal = await call_sessions.apply(
+                runtime.peers, principal, request.headers.get(CALL_SESSION_HEADER)
+            )
             level = principal.assurance_level
             decision = runtime.policy.decide(
                 principal.subject,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -13,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -54,9 +56,16 @@ def settings(tmp_path: Path) -> IdentitySettings:
     )
 
 
+def no_profile_matches(request: httpx.Request) -> httpx.Response:
+    """A profile double that knows no number or device (and an audit that takes anything)."""
+    if request.url.path.endswith(":match"):
+        return httpx.Response(200, json={"matches": []})
+    return httpx.Response(200, json={"stored": 0})
+
+
 @pytest.fixture
 def app(settings: IdentitySettings) -> FastAPI:
-    return create_app(settings)
+    return create_app(settings, http_transport=httpx.MockTransport(no_profile_matches))
 
 
 @pytest.fixture
@@ -112,11 +121,12 @@ def call_rows(app: FastAPI) -> list[CallSession]:
 
 
 def audit_events(app: FastAPI) -> dict[str, dict[str, Any]]:
-    """The outbox's audit events, by decision id."""
+    """The outbox's call-session audit events, by decision id."""
     with app.state.runtime.database.session() as session:
         rows = session.exec(select(OutboxEvent).where(OutboxEvent.topic == AUDIT_TOPIC)).all()
         events = [json.loads(row.payload) for row in rows]
-    return {event["decision_id"]: event for event in events}
+    # Only the call-session decisions (the runtime also audits its policy loads).
+    return {event["decision_id"]: event for event in events if event["resource"] == "call.session"}
 
 
 def database_bytes(tmp_path: Path) -> bytes:
@@ -181,7 +191,8 @@ def test_ttl_comes_from_settings(tmp_path: Path) -> None:
         database_url=f"sqlite:///{tmp_path}/identity.db",
         session_ttl_seconds=300,
     )
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings, http_transport=httpx.MockTransport(no_profile_matches))
+    with TestClient(app) as client:
         signer = TokenSigner(
             issuer="anxin-gateway",
             kid="gateway",
@@ -305,7 +316,8 @@ def test_requests_without_a_valid_internal_token_get_401(
         ("status", "closed"),
         ("subsidiary", "bank"),
         ("agent", "agent.wang"),
-        ("customer_id", "C000001"),
+        ("version", "9"),
+        ("link_source", "ani"),
         ("id", "chosen-by-client"),
         ("ani_hash", "0" * 64),
     ],
@@ -369,7 +381,7 @@ def test_unknown_enum_values_and_missing_ani_are_refused(
 
 
 def test_country_prefixes_and_dashes_normalize_to_one_hash(
-    app: FastAPI, client: TestClient, gateway: TokenSigner
+    app: FastAPI, client: TestClient, gateway: TokenSigner, settings: IdentitySettings
 ) -> None:
     for ani in ("13912345678", "+8613912345678", "008613912345678", "8613912345678"):
         assert open_call(client, gateway, ani=ani)["ani_masked"] == "139****5678"
@@ -377,8 +389,11 @@ def test_country_prefixes_and_dashes_normalize_to_one_hash(
         assert open_call(client, gateway, ani=ani)["ani_masked"] == "*********21"
 
     hashes = [row.ani_hash for row in sorted(call_rows(app), key=lambda row: row.created_at)]
-    assert set(hashes[:4]) == {hashlib.sha256(b"13912345678").hexdigest()}
-    assert set(hashes[4:]) == {hashlib.sha256(b"01087654321").hexdigest()}
+    key = settings.ani_key.encode()
+    assert set(hashes[:4]) == {hmac.new(key, b"13912345678", hashlib.sha256).hexdigest()}
+    assert set(hashes[4:]) == {hmac.new(key, b"01087654321", hashlib.sha256).hexdigest()}
+    # Keyed: a plain SHA-256 of the number (guessable from the small number space) is not stored.
+    assert hashlib.sha256(b"13912345678").hexdigest() not in hashes
 
 
 def test_raw_ani_is_never_stored_returned_audited_or_logged(

@@ -10,6 +10,7 @@ and ID numbers are plausible, so treat seeded data as personal data all the same
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections.abc import Callable
@@ -24,6 +25,8 @@ __all__ = [
     "SUBSIDIARIES",
     "VALUE_TIERS",
     "DemoCustomer",
+    "demo_app_account",
+    "demo_device_id",
     "gb11643_check_char",
     "generate_customers",
     "is_luhn_valid",
@@ -367,3 +370,19 @@ def generate_customers(count: int = 240, seed: int = 20261126) -> list[DemoCusto
                 )
             )
     return customers
+
+
+def demo_device_id(customer_id: str) -> str | None:
+    """The known device of a demo customer (every fourth customer has one), else None."""
+    number = int(customer_id[1:])
+    if number % 4 != 1:
+        return None
+    return "DEV-" + hashlib.sha256(f"anxin-demo-device:{customer_id}".encode()).hexdigest()[:16]
+
+
+def demo_app_account(customer_id: str) -> str | None:
+    """The app account of a demo customer (every third customer has one), else None."""
+    number = int(customer_id[1:])
+    if number % 3 != 0:
+        return None
+    return f"app-{hashlib.sha256(f'anxin-demo-app:{customer_id}'.encode()).hexdigest()[:12]}"

@@ -40,3 +40,12 @@ class ChainHead(SQLModel, table=True):
     partition: str = Field(primary_key=True, max_length=32)
     seq: int
     hash: str = Field(max_length=64)
+
+
+class AuditCursor(SQLModel, table=True):
+    """How far a background task (alert evaluation, anchor export) has read the chain."""
+
+    __tablename__ = "audit_cursor"
+
+    name: str = Field(primary_key=True, max_length=32)
+    position: int

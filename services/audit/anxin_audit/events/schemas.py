@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from anxin_shared.audit_event import AuditEvent
+
+HASH_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class EventBatch(BaseModel):
@@ -40,8 +43,46 @@ class AuditPage(BaseModel):
     next_after_seq: int | None
 
 
+class AccessSummary(BaseModel):
+    """One operator's or system's accesses to a customer."""
+
+    actor: str
+    actor_kind: str
+    roles: list[str]
+    actor_subsidiary: str | None
+    accesses: int
+    denied: int
+    actions: list[str]
+    first_at: datetime
+    last_at: datetime
+
+
+class CustomerAccesses(BaseModel):
+    """Who accessed this customer's data: per actor, then the events themselves."""
+
+    customer_id: str
+    actors: list[AccessSummary]
+    items: list[AuditRecordPublic]
+    next_after_seq: int | None
+
+
+class CheckpointPublic(BaseModel):
+    """A signed checkpoint, as stored, exported and anchored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint_no: int = Field(ge=1)
+    partition: str = Field(max_length=32)
+    seq: int = Field(ge=0)
+    head_hash: str = Field(pattern=HASH_PATTERN)
+    taken_at: str = Field(max_length=40)
+    kind: str = Field(max_length=16)
+    key_id: str = Field(max_length=32)
+    signature: str = Field(pattern=r"^[0-9a-f]{128}$")
+
+
 class ChainVerification(BaseModel):
-    """The result of verifying the whole chain."""
+    """The result of verifying the chain (or a range of it)."""
 
     ok: bool
     records: int
@@ -49,3 +90,42 @@ class ChainVerification(BaseModel):
     head_hash: str
     first_bad_seq: int | None
     problem: str | None
+    checkpoints_verified: int = 0
+    start_seq: int = 1
+    chain_head_seq: int = 0
+    archived_through_seq: int = 0
+
+
+class ChainVerifyRequest(BaseModel):
+    """Verify against external anchors (checkpoints security staff keep elsewhere)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoints: list[CheckpointPublic] = Field(min_length=1, max_length=1000)
+
+
+class ChainRecord(BaseModel):
+    """One record as exported: what the hash covers, and the hashes."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+    body: str
+
+
+class ChainExport(BaseModel):
+    """A page of the chain for an offline copy, with the checkpoints in its range."""
+
+    start: CheckpointPublic | None
+    records: list[ChainRecord]
+    checkpoints: list[CheckpointPublic]
+    head_seq: int
+    next_after_seq: int | None
+    public_key_pem: str
+
+
+class CheckpointList(BaseModel):
+    """The newest checkpoints."""
+
+    items: list[CheckpointPublic]
+    public_key_pem: str

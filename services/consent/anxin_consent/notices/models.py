@@ -2,7 +2,9 @@
 
 A notice is versioned: the text a customer agreed to is identified by
 (notice_key, version) and pinned by the SHA-256 of that text, so a consent
-record can later prove exactly what the customer was told.
+record can later prove exactly what the customer was told. Once written, a
+version's content never changes (database triggers refuse it); only its
+status moves, draft → published → retired.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class ConsentNotice(SQLModel, table=True):
     notice_key: str = Field(max_length=64, index=True)
     version: int
     purpose: str = Field(max_length=500)
+    purpose_code: str = Field(default="unspecified", max_length=64)
+    separate_consent: bool = False
     categories: list[str] = Field(sa_type=sa.JSON)  # type: ignore[call-overload]
     recipients: list[str] = Field(sa_type=sa.JSON)  # type: ignore[call-overload]
     retention_days: int
@@ -35,6 +39,11 @@ class ConsentNotice(SQLModel, table=True):
     text_hash: str = Field(max_length=64)
     status: str = Field(max_length=16, index=True)
     published_at: datetime | None = Field(
+        default=None,
+        sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]
+    )
+    created_by: str | None = Field(default=None, max_length=128)
+    retired_at: datetime | None = Field(
         default=None,
         sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]
     )

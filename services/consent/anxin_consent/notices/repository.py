@@ -15,8 +15,23 @@ def get_notice(session: Session, notice_key: str, version: int) -> ConsentNotice
     return session.exec(statement).first()
 
 
+def get_notices(session: Session, ids: set[int]) -> dict[int, ConsentNotice]:
+    """Notices by id."""
+    if not ids:
+        return {}
+    statement = select(ConsentNotice).where(col(ConsentNotice.id).in_(sorted(ids)))
+    return {notice.id: notice for notice in session.exec(statement).all() if notice.id is not None}
+
+
 def add_notice(session: Session, notice: ConsentNotice) -> ConsentNotice:
     """Store a new notice version in the caller's transaction."""
+    session.add(notice)
+    session.flush()
+    return notice
+
+
+def save_notice(session: Session, notice: ConsentNotice) -> ConsentNotice:
+    """Store a status change (the content columns are refused by triggers)."""
     session.add(notice)
     session.flush()
     return notice

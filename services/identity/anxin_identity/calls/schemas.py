@@ -20,6 +20,9 @@ ANI_PATTERN = (
 )
 
 
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+
+
 class CallSessionCreate(BaseModel):
     """Open a call session. Only these fields: level, status and owner are the server's."""
 
@@ -27,8 +30,33 @@ class CallSessionCreate(BaseModel):
 
     ani: str = Field(max_length=20, pattern=ANI_PATTERN, repr=False)
     channel: Channel
-    attestation: Attestation
+    # The telephony's STIR/SHAKEN attestation; None when the call arrived without one.
+    attestation: Attestation | None
     direction: Direction = "inbound"
+    # An identifier the caller gives (their customer id), when the ANI does not name them.
+    customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID_PATTERN)
+    # A device or app-session id the telephony/app reports (matched against known devices).
+    device_id: str | None = Field(default=None, min_length=1, max_length=128, repr=False)
+
+
+class FactorStatus(BaseModel):
+    """Where one verification factor stands in a session."""
+
+    factor: str
+    satisfied: bool
+    successes: int
+    required: int
+    failures: int
+    locked: bool
+    locked_until: datetime | None = None
+
+
+class RiskReason(BaseModel):
+    """One risk signal, with the reason shown to the agent."""
+
+    signal: str
+    weight: int
+    reason_zh: str
 
 
 class CallSessionPublic(BaseModel):
@@ -37,11 +65,98 @@ class CallSessionPublic(BaseModel):
     id: str
     direction: Direction
     channel: Channel
-    attestation: Attestation
+    attestation: Attestation | None
     ani_masked: str
     status: CallStatus
     assurance_level: str
+    customer_id: str | None = None
+    link_source: str | None = None
+    candidate_count: int = 0
+    factors: list[FactorStatus] = []
+    risk_score: int = 0
+    risk_reasons: list[RiskReason] = []
+    version: int
     created_at: datetime
     expires_at: datetime
+    closed_at: datetime | None = None
+    decision_id: str | None = None
+    policy_version: str | None = None
+
+
+class CustomerLink(BaseModel):
+    """The customer the caller says they are (an identifier they give)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = Field(pattern=CUSTOMER_ID_PATTERN)
+
+
+class KnowledgeQuestionPublic(BaseModel):
+    """A question the agent reads to the caller (never its answer)."""
+
+    question_id: str
+    prompt_zh: str
+
+
+class KnowledgeQuestionList(BaseModel):
+    """The linked customer's questions."""
+
+    questions: list[KnowledgeQuestionPublic]
+
+
+class KnowledgeAnswer(BaseModel):
+    """The caller's answer as the agent typed it; the server normalizes and compares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    answer: str = Field(max_length=128, repr=False)
+
+
+class FactorResult(BaseModel):
+    """The outcome of one factor attempt and the session after it."""
+
+    factor: str
+    correct: bool
+    session: CallSessionPublic
+
+
+class CodeSent(BaseModel):
+    """A one-time code was queued for the registered mobile (the code is never returned)."""
+
+    code_id: str
+    expires_at: datetime
+    session: CallSessionPublic
+
+
+class CodeEntry(BaseModel):
+    """The code the caller reads back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[0-9]{6,8}$", repr=False)
+
+
+class SessionResolve(BaseModel):
+    """The gateway asks: may this agent's request use this call session?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_session: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    subject: str = Field(min_length=1, max_length=128)
+    subsidiary: str = Field(max_length=16)
+    roles: list[str] = Field(default_factory=list, max_length=32)
+    known_version: int | None = None
+
+
+class SessionResolution(BaseModel):
+    """Identity's answer; `reason` is ok, unchanged, no_access, expired or closed."""
+
+    usable: bool
+    reason: Literal["ok", "unchanged", "no_access", "expired", "closed"]
+    call_session: str
+    version: int | None = None
+    assurance_level: str = "L0"
+    verified_customer: str | None = None
+    expires_at: datetime | None = None
     decision_id: str
-    policy_version: str

@@ -31,3 +31,48 @@ class Customer(SQLModel, table=True):
     household_id: str | None = Field(default=None, max_length=32, index=True)
     household_role: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+    postcode: str | None = Field(default=None, max_length=6)
+    # Who answers for the record's quality: the branch and the servicing agent.
+    branch: str | None = Field(default=None, max_length=32)
+    servicing_agent: str | None = Field(default=None, max_length=64)
+    # active | suspended (a data-quality deadline passed) | erased (PIPL deletion)
+    record_status: str = Field(default="active", max_length=16)
+    status_reason: str | None = Field(default=None, max_length=200)
+
+
+class Holding(SQLModel, table=True):
+    """A product a customer holds: a bank account or an insurance policy (a business record)."""
+
+    __tablename__ = "profile_holding"
+
+    holding_id: str = Field(primary_key=True, max_length=40)
+    customer_id: str = Field(max_length=32, index=True)
+    kind: str = Field(max_length=24)  # bank_account | insurance_policy
+    number: str = Field(max_length=32)
+    product: str = Field(max_length=64)
+    subsidiary: str = Field(max_length=16)
+    status: str = Field(default="active", max_length=16)  # active | suspended | closed
+    status_reason: str | None = Field(default=None, max_length=200)
+    opened_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class Note(SQLModel, table=True):
+    """A free-text interaction note (numbers inside are masked on read)."""
+
+    __tablename__ = "profile_note"
+
+    note_id: str = Field(primary_key=True, max_length=40)
+    customer_id: str = Field(max_length=32, index=True)
+    author: str = Field(max_length=128)
+    text: str = Field(max_length=2000)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class Preference(SQLModel, table=True):
+    """Tags, segments and contact preferences of one customer (JSON text)."""
+
+    __tablename__ = "profile_preference"
+
+    customer_id: str = Field(primary_key=True, max_length=32)
+    tags: str = Field(default="[]", max_length=1000)
+    contact_preferences: str = Field(default="{}", max_length=1000)

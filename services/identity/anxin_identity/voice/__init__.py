@@ -1,0 +1,1 @@
+"""Voiceprints: consented enrollment, verification, a fraud watchlist, deletion on withdrawal."""
