@@ -33,7 +33,10 @@ BANK = [c for c in CUSTOMERS if c.subsidiary == "bank"]
 BAD = {customer.customer_id: kinds for customer, kinds in bad_records()}
 RAW = {n for c in CUSTOMERS for n in (c.mobile, c.id_number, c.bank_account, c.policy_number) if n}
 # Unmasked shapes: an 11-digit mobile, an 18-character resident ID, a 16-19 digit card.
-PLAIN_SHAPES = re.compile(r"(?<![0-9])(?:1[3-9][0-9]{9}|[0-9]{17}[0-9Xx]|[0-9]{16,19})(?![0-9])")
+# A number standing on its own (not a digit run inside a hex id such as a decision id).
+PLAIN_SHAPES = re.compile(
+    r"(?<![0-9A-Za-z])(?:1[3-9][0-9]{9}|[0-9]{17}[0-9Xx]|[0-9]{16,19})(?![0-9A-Za-z])"
+)
 _TOKENS: dict[tuple[int, str], str] = {}
 
 
