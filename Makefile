@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MANIFESTS := pyproject.toml uv.lock shared/pyproject.toml cli/pyproject.toml \
              $(wildcard services/*/pyproject.toml)
 
-.PHONY: run test install lint typecheck policy-test openapi clean help
+.PHONY: run test install lint typecheck policy-test openapi bench bench-decisions bench-audit bench-voice clean help
 
 help:
 	@echo "make run          start the whole suite on SQLite with demo data (dev)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint         ruff lint + format check; make typecheck: mypy"
 	@echo "make policy-test  run policies/tests/*.yaml"
 	@echo "make openapi      refresh the gateway's snapshots of the services' public API"
+	@echo "make bench        all benchmarks (bench-decisions ~5 min, bench-audit ~2 min, bench-voice)"
 
 $(STAMP): $(MANIFESTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared/anxin_shared services/*/anxin_* cli/anxin_cli
+	$(BIN)/anxin policy lint
 	$(BIN)/anxin policy test
 	$(BIN)/pytest
 
@@ -44,10 +46,23 @@ typecheck: $(STAMP)
 	$(BIN)/mypy shared/anxin_shared services/*/anxin_* cli/anxin_cli
 
 policy-test: $(STAMP)
+	$(BIN)/anxin policy lint
 	$(BIN)/anxin policy test
 
 openapi: $(STAMP)
 	$(BIN)/python scripts/export_openapi.py
+
+# Benchmarks print their figures, the baseline they name and the ratio; not part of make test.
+bench: bench-decisions bench-audit bench-voice
+
+bench-decisions: $(STAMP)
+	$(BIN)/python benchmarks/decisions.py
+
+bench-audit: $(STAMP)
+	$(BIN)/python benchmarks/audit.py
+
+bench-voice: $(STAMP)
+	$(BIN)/python benchmarks/voice.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .mypy_cache
