@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import threading
+import time as time_module
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -79,6 +80,44 @@ class _TextAdapter(persist.Adapter):  # type: ignore[misc]
                 persist.load_policy_line(line, model)
 
 
+_BRACKETS = frozenset("[]()")
+
+
+def parse_policy_lines(text: str, model: Any) -> tuple[list[list[str]], list[list[str]]]:
+    """The `p` and `g` rules of `policy.csv` exactly as casbin's adapter loads them.
+
+    A line without brackets is split on its commas and each token stripped, which is
+    what casbin's tokenizer does there; any other line goes through casbin itself
+    (`persist.load_policy_line`). Lines of other types are ignored, as casbin does.
+    The loop yields the GIL now and then, so a reload in a worker thread does not
+    stall the decisions of the event loop.
+    """
+    p_rules: list[list[str]] = []
+    g_rules: list[list[str]] = []
+    for number, raw in enumerate(text.splitlines()):
+        if number % 1500 == 1499:
+            time_module.sleep(0)
+        line = raw.strip()
+        if not line or line[0] == "#":
+            continue
+        if _BRACKETS.isdisjoint(line):
+            tokens = [token.strip() for token in line.split(",")]
+            key = tokens[0]
+            if key == "p":
+                p_rules.append(tokens[1:])
+                continue
+            if key == "g":
+                g_rules.append(tokens[1:])
+                continue
+        before = (len(model.model["p"]["p"].policy), len(model.model["g"]["g"].policy))
+        persist.load_policy_line(line, model)
+        if len(model.model["p"]["p"].policy) > before[0]:
+            p_rules.append(model.model["p"]["p"].policy[-1])
+        elif len(model.model["g"]["g"].policy) > before[1]:
+            g_rules.append(model.model["g"]["g"].policy[-1])
+    return p_rules, g_rules
+
+
 @dataclass(frozen=True)
 class Validity:
     """A fact that holds inside a time window (e.g. a confidentiality agreement)."""
@@ -114,9 +153,38 @@ def fact_holds(value: FactValue, now: datetime) -> bool:
     return bool(value)
 
 
+class _IdPool:
+    """Random 128-bit ids (32 hex digits), drawn from the OS in batches.
+
+    `os.urandom` releases the GIL on every call; once per decision that let a
+    reload thread stall decisions. One call per 1,024 ids does not.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hex = ""
+        self._position = 0
+
+    def reset(self) -> None:
+        """Forget the buffer (after a fork, so two processes never share ids)."""
+        self._hex, self._position = "", 0
+
+    def next(self) -> str:
+        with self._lock:
+            if self._position >= len(self._hex):
+                self._hex, self._position = os.urandom(16 * 1024).hex(), 0
+            start = self._position
+            self._position = start + 32
+            return self._hex[start : start + 32]
+
+
+_ids = _IdPool()
+os.register_at_fork(after_in_child=_ids.reset)
+
+
 def _new_id() -> str:
     """A random 128-bit decision id as 32 hex digits (what `uuid4().hex` looks like)."""
-    return os.urandom(16).hex()
+    return _ids.next()
 
 
 def system_clock() -> datetime:
@@ -281,10 +349,8 @@ def build_state(source: Mapping[str, str], *, stock: bool = False) -> PolicyStat
                 raise PolicyLoadError(f"fields.yaml: {name} needs a classification and a mask")
         classifications = sorted({str(spec["classification"]) for spec in fields.values()})
         if supported_model(model):
-            _TextAdapter(source["policy.csv"]).load_policy(model)
-            fast = compile_policy(
-                model.model["p"]["p"].policy, model.model["g"]["g"].policy, classifications
-            )
+            p_rules, g_rules = parse_policy_lines(source["policy.csv"], model)
+            fast = compile_policy(p_rules, g_rules, classifications)
         else:
             logger.warning("policy model is not Anxin's; decisions use stock pycasbin (slow)")
         if fast is None or stock:

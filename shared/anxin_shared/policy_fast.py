@@ -41,6 +41,7 @@ to stock. `shared/tests/test_policy_fast_equivalence.py` proves the rest.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,6 +166,20 @@ class _Merged:
             for prefix, by_sub in prefixes.items()
         }
         self.lengths = tuple(sorted(lengths))
+        # Fold the patterns into every exact object they match, so a request for a
+        # known object is one lookup.
+        for obj in list(self.exact):
+            matched = [
+                self.prefixes[obj[:length]]
+                for length in self.lengths
+                if length <= len(obj) and obj[:length] in self.prefixes
+            ]
+            if matched:
+                combined: dict[str, list[tuple[int, str, str]]] = {}
+                for part in [self.exact[obj], *matched]:
+                    for sub, candidates in part.items():
+                        combined.setdefault(sub, []).extend(candidates)
+                self.exact[obj] = {sub: tuple(found) for sub, found in combined.items()}
 
 
 @dataclass(frozen=True)
@@ -342,8 +357,8 @@ class FastPolicy:
         """Rules matching (dom, obj, act), whatever the subject and level, by `p.sub`."""
         merged = self._merged.get((dom, act)) or self.merged(dom, act)
         exact = merged.exact.get(obj)
-        if not merged.lengths:
-            return exact or _EMPTY
+        if exact is not None or not merged.lengths:
+            return exact or _EMPTY  # exact entries already hold the patterns they match
         prefixes = merged.prefixes
         matched = [
             prefixes[obj[:length]]
@@ -487,6 +502,8 @@ def compile_policy(
     rules: list[Rule] = []
     index: dict[tuple[str, str], _Index] = {}
     for position, tokens in enumerate(p_rules):
+        if position % 2000 == 1999:
+            time.sleep(0)
         if len(tokens) != len(POLICY_TOKENS):
             raise CompileError(
                 f"p rule {position + 1} has {len(tokens)} fields,"
@@ -515,12 +532,21 @@ def compile_policy(
             )
     links: dict[str, dict[str, list[str]]] = {}
     grouping: list[list[str]] = []
-    for tokens in g_rules:
+    for position, tokens in enumerate(g_rules):
+        if position % 6000 == 5999:
+            time.sleep(0)  # let the decisions of other threads run during a reload
         if len(tokens) < 3:
             raise CompileError("grouping policy elements do not meet role definition")
-        name, role, dom = (str(token) for token in tokens[:3])
-        grouping.append([str(token) for token in tokens])
-        links.setdefault(dom, {}).setdefault(name, []).append(role)
+        grouping.append(tokens if isinstance(tokens, list) else list(tokens))
+        dom = tokens[2]
+        graph = links.get(dom)
+        if graph is None:
+            graph = links[dom] = {}
+        roles = graph.get(tokens[0])
+        if roles is None:
+            graph[tokens[0]] = [tokens[1]]
+        else:
+            roles.append(tokens[1])
     star_domains = [(dom, dom[: dom.find("*")]) for dom in links if "*" in dom]
     compiled = FastPolicy(
         rules=rules,
@@ -533,12 +559,16 @@ def compile_policy(
         _view_rules=view_rules,
         _view_subjects=frozenset(sub for sub, _dom in view_rules),
     )
-    # Merged indexes for every (subsidiary, action) the rules and grants name.
-    domains = {rule.dom for rule in rules} | set(links)
-    actions = {rule.act for rule in rules}
+    # Merged indexes for every (subsidiary, action) the rules and grants name, and the
+    # view masks of every view-rule subject there at every level the view rules name.
+    domains = [dom for dom in {rule.dom for rule in rules} | set(links) if "*" not in dom]
+    actions = [act for act in {rule.act for rule in rules} if act != "*"]
+    view_levels = {lvl for entries in view_rules.values() for lvl, *_ in entries}
     for dom in domains:
-        if "*" not in dom:
-            for act in actions:
-                if act != "*":
-                    compiled.merged(dom, act)
+        for act in actions:
+            compiled.merged(dom, act)
+        time.sleep(0)
+        for name in compiled._view_subjects:
+            for lvl in view_levels:
+                compiled._view_masks(name, dom, lvl)
     return compiled

@@ -21,7 +21,14 @@ import casbin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anxin_shared.policy import PolicyEngine, _build_stock, build_state, read_policy_files
+from anxin_shared.policy import (
+    PolicyEngine,
+    _build_stock,
+    _TextAdapter,
+    build_state,
+    parse_policy_lines,
+    read_policy_files,
+)
 from anxin_shared.policy_fast import FastPolicy
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -305,3 +312,22 @@ def test_the_engine_decides_the_same_on_the_fast_and_the_stock_path() -> None:
                     b = stock.decide(subject, domain, resource, action, level).record()
                     a.pop("decision_id"), b.pop("decision_id")
                     assert a == b
+
+
+def test_policy_lines_parse_as_casbins_adapter_parses_them() -> None:
+    text = (
+        "# comment\n\n  p, r0, *, a.b, read, L0, allow  \n"
+        "p,r1,d0,a.*,write,L1,deny\n"
+        "p, r2, *, keyMatch(a, b), read, L0, allow\n"
+        "g, u0, r0, d0, extra\n"
+        "g2, u0, r1, d0\n"
+        "x, y\n"
+        "p, r3, [d0, d1], a, read, L0, allow\n"
+        "g, u1, r2, *\n"
+    )
+    model = casbin.Enforcer.new_model(text=MODEL)
+    p_rules, g_rules = parse_policy_lines(text, casbin.Enforcer.new_model(text=MODEL))
+    _TextAdapter(text).load_policy(model)
+    assert p_rules == model.model["p"]["p"].policy
+    assert g_rules == model.model["g"]["g"].policy
+    assert p_rules[2] == ["r2", "*", "keyMatch(a, b)", "read", "L0", "allow"]
