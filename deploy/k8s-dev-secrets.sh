@@ -6,9 +6,12 @@
 #   deploy/k8s-dev-secrets.sh | kubectl apply -f -
 #
 # Secrets (namespace anxin):
-#   anxin-<service>-signing-key  key <service>.key.pem   (one per service)
-#   anxin-public-keys            <service>.pub.pem for all five, idp.pub.pem
+#   anxin-<service>-signing-key  key <service>.key.pem   (one per service; plus any
+#                                <service>.<suffix>.key.pem while rotating)
+#   anxin-public-keys            <name>.pub.pem for the five and idp (and <name>.<suffix>.pub.pem)
 #   anxin-client-keys            <client_id>.pub.pem, mounted at keys/clients/
+#   anxin-identity-secrets       ani-hash.key, otp.key, voiceprint.key
+#   anxin-audit-checkpoint-key   audit-checkpoint.ed25519.pem, audit-checkpoint.ed25519.pub.pem
 # In production the same Secrets come from the group's key management (e.g.
 # External Secrets from Vault/KMS); the private keys never exist outside it.
 set -euo pipefail
@@ -27,12 +30,28 @@ secret() { # secret <name> <--from-file args...>
     echo "---"
 }
 
+shopt -s nullglob
 for service in "${services[@]}"; do
-    secret "anxin-${service}-signing-key" --from-file="${src}/${service}.key.pem"
+    private=(--from-file="${src}/${service}.key.pem")
+    for rotated in "${src}/${service}".*.key.pem; do
+        private+=(--from-file="${rotated}")
+    done
+    secret "anxin-${service}-signing-key" "${private[@]}"
 done
 public=()
 for name in "${services[@]}" idp; do
-    public+=(--from-file="${src}/${name}.pub.pem")
+    for file in "${src}/${name}.pub.pem" "${src}/${name}".*.pub.pem; do
+        public+=(--from-file="${file}")
+    done
 done
 secret anxin-public-keys "${public[@]}"
-secret anxin-client-keys --from-file="${src}/clients/"
+# Public halves only: the clients' private keys stay with the clients.
+clients=()
+for file in "${src}"/clients/*.pub.pem; do
+    clients+=(--from-file="${file}")
+done
+secret anxin-client-keys "${clients[@]}"
+secret anxin-identity-secrets --from-file="${src}/ani-hash.key" \
+    --from-file="${src}/otp.key" --from-file="${src}/voiceprint.key"
+secret anxin-audit-checkpoint-key --from-file="${src}/audit-checkpoint.ed25519.pem" \
+    --from-file="${src}/audit-checkpoint.ed25519.pub.pem"

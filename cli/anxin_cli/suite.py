@@ -19,6 +19,18 @@ from anxin_shared.settings import SERVICE_PORTS
 START_ORDER = ("audit", "consent", "profile", "identity", "gateway")
 
 
+@dataclass(frozen=True)
+class Replica:
+    """One more process of a service, on its own port, sharing the suite's database and var dir.
+
+    `env` is added on top of the service's environment (for example a different peer URL).
+    """
+
+    service: str
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Suite:
     """The five services as child processes sharing one var dir and one policy folder."""
@@ -30,10 +42,22 @@ class Suite:
     env: str = "dev"
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Extra replicas by process name (e.g. "gateway-2"); started after the five services.
+    replicas: dict[str, Replica] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
-        """Base URL of a service."""
+        """Base URL of a service, or of a replica by its process name."""
+        if service in self.replicas:
+            return f"http://{self.host}:{self.replicas[service].port}"
         return f"http://{self.host}:{self.ports[service]}"
+
+    def add_replica(
+        self, name: str, service: str, port: int, env: dict[str, str] | None = None
+    ) -> None:
+        """Declare one more process of `service` (spawned by `start`, or by `spawn(name)`)."""
+        if service not in self.ports or name in self.ports:
+            raise ValueError(f"bad replica {name!r} of {service!r}")
+        self.replicas[name] = Replica(service=service, port=port, env=dict(env or {}))
 
     def environment(self, service: str) -> dict[str, str]:
         """The environment one service process starts with."""
@@ -66,10 +90,23 @@ class Suite:
         log_dir.mkdir(parents=True, exist_ok=True)
         for service in START_ORDER:
             self.spawn(service, log_dir)
+        for service in START_ORDER:
+            for name, replica in self.replicas.items():
+                if replica.service == service:
+                    self.spawn(name, log_dir)
 
     def spawn(self, service: str, log_dir: Path | None = None) -> None:
-        """Start one service process (again, after a crash, with the same command and env)."""
+        """Start one service (or replica) process (again, after a crash, same command and env)."""
         log_dir = log_dir or self.var_dir / "logs"
+        name = service
+        environ = None
+        port = self.ports.get(service, 0)
+        if name in self.replicas:
+            replica = self.replicas[name]
+            service, port = replica.service, replica.port
+            environ = self.environment(service)
+            environ[f"ANXIN_{service.upper()}_PORT"] = str(port)
+            environ.update(replica.env)
         command = [
             sys.executable,
             "-m",
@@ -78,7 +115,7 @@ class Suite:
             "--host",
             self.host,
             "--port",
-            str(self.ports[service]),
+            str(port),
             "--no-access-log",
             "--timeout-graceful-shutdown",
             "5",
@@ -87,10 +124,10 @@ class Suite:
             # h11 hands the raw request target to the app, so an absolute-form
             # target is seen (and refused) rather than silently reduced to its path.
             command += ["--http", "h11"]
-        log = (log_dir / f"{service}.log").open("ab")
-        self.processes[service] = subprocess.Popen(  # noqa: S603
+        log = (log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(  # noqa: S603
             command,
-            env=self.environment(service),
+            env=environ if environ is not None else self.environment(service),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -121,7 +158,7 @@ class Suite:
     def ready(self) -> dict[str, bool]:
         """Which services answer `/readyz` with 200."""
         status = {}
-        for service in self.ports:
+        for service in [*self.ports, *self.replicas]:
             try:
                 status[service] = (
                     httpx.get(self.url(service) + "/readyz", timeout=1.0).status_code == 200

@@ -2,7 +2,8 @@
 """Render services/<name>/Dockerfile from deploy/docker/Dockerfile.template.
 
 The five images share one recipe (base stage, builder stage, runtime stage);
-only the service name, its port and identity's extra OS packages differ.
+only the service name, its port, identity's extra OS packages and audit's
+persistent mount point differ.
 Keeping one template avoids five hand-maintained copies drifting apart.
 
     python deploy/docker/render_dockerfiles.py          # write the files
@@ -34,7 +35,16 @@ RUN apt-get update \\
  && apt-get install -y --no-install-recommends ${VOICE_APT_PACKAGES} \\
  && rm -rf /var/lib/apt/lists/*"""
 
-EXTRA_RUNTIME = {"identity": IDENTITY_EXTRA}
+# The audit service keeps archives and its anchor file on a persistent volume
+# (ANXIN_AUDIT_ARCHIVE_DIR, ANXIN_AUDIT_ANCHOR_FILE). The mount point exists in
+# the image, owned by the service user, so a fresh docker volume inherits it.
+AUDIT_EXTRA = """\
+# --- Audit only: mount point of the persistent volume (archives, anchor file) ---
+RUN mkdir -p /var/lib/anxin-audit \\
+ && chown 10001:10001 /var/lib/anxin-audit \\
+ && chmod 0700 /var/lib/anxin-audit"""
+
+EXTRA_RUNTIME = {"identity": IDENTITY_EXTRA, "audit": AUDIT_EXTRA}
 
 
 def render(service: str) -> str:

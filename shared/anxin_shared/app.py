@@ -28,14 +28,14 @@ from anxin_shared.auth import InternalAuth, internal_verifier
 from anxin_shared.db import Database
 from anxin_shared.errors import Forbidden, Unauthenticated, install_problem_handlers
 from anxin_shared.http import ServiceClient, make_async_client
-from anxin_shared.keys import ensure_dev_keys, load_key, private_key_path
+from anxin_shared.keys import ensure_dev_keys
 from anxin_shared.outbox import DELIVERY_ROUTES, OutboxRelay, Sender
 from anxin_shared.policy import PolicyEngine, PolicyLoadError
 from anxin_shared.policy_audit import audit_policy_changes
 from anxin_shared.principal import Principal
 from anxin_shared.settings import SERVICES, ServiceSettings
 from anxin_shared.telemetry import Metrics, instrument
-from anxin_shared.tokens import TokenSigner, service_issuer
+from anxin_shared.tokens import TokenSigner, service_signer
 
 logger = logging.getLogger("anxin.app")
 
@@ -110,11 +110,9 @@ def _load_keys(runtime: ServiceRuntime) -> None:
     keys_dir = Path(str(settings.keys_dir))
     if settings.is_dev:
         ensure_dev_keys(keys_dir)
-    runtime.signer = TokenSigner(
-        issuer=service_issuer(settings.service),
-        key=load_key(private_key_path(keys_dir, settings.service)),
-        kid=settings.service,
-    )
+    # Key id from ANXIN_<SERVICE>_SIGNING_KEY_ID (default: the service name), so a new
+    # key can be published to every verifier first and switched to afterwards.
+    runtime.signer = service_signer(settings.service, keys_dir)
     if settings.service != "gateway":
         runtime.auth = InternalAuth(internal_verifier(settings.service, keys_dir))
 

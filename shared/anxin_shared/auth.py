@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import Request
 
 from anxin_shared.errors import Unauthenticated
-from anxin_shared.keys import load_key, public_key_path
+from anxin_shared.keys import KeySet
 from anxin_shared.principal import Principal
 from anxin_shared.settings import SERVICES
 from anxin_shared.tokens import (
@@ -36,25 +36,32 @@ def bearer_token(request: Request) -> str:
 
 
 def internal_verifier(service: str, keys_dir: Path) -> TokenVerifier:
-    """Verifier for tokens addressed to `service`: the gateway's and its peers'."""
+    """Verifier for tokens addressed to `service`: the gateway's and its peers'.
+
+    Each issuer trusts every one of its public keys on file (`<peer>.pub.pem` and
+    `<peer>.<suffix>.pub.pem`, see `anxin_shared.keys`), re-read while running, so a
+    key rotation needs no restart of the verifying services.
+    """
+    gateway_keys = KeySet(keys_dir, "gateway")
+    if not gateway_keys:
+        raise FileNotFoundError(f"no gateway public key in {keys_dir}")
     issuers = {
         INTERNAL_ISSUER: IssuerConfig(
             issuer=INTERNAL_ISSUER,
-            keys={"gateway": load_key(public_key_path(keys_dir, "gateway"))},
+            keys=gateway_keys,
             max_lifetime_seconds=MAX_INTERNAL_LIFETIME,
         )
     }
     for peer in SERVICES:
         if peer in ("gateway", service):
             continue
-        path = public_key_path(keys_dir, peer)
-        if path.exists():
-            issuers[service_issuer(peer)] = IssuerConfig(
-                issuer=service_issuer(peer),
-                keys={peer: load_key(path)},
-                max_lifetime_seconds=MAX_INTERNAL_LIFETIME,
-                bound_subject=f"service:{peer}",
-            )
+        # Always registered: a peer key published later is found by its key id.
+        issuers[service_issuer(peer)] = IssuerConfig(
+            issuer=service_issuer(peer),
+            keys=KeySet(keys_dir, peer),
+            max_lifetime_seconds=MAX_INTERNAL_LIFETIME,
+            bound_subject=f"service:{peer}",
+        )
     return TokenVerifier(issuers=issuers, audience=f"anxin-{service}")
 
 

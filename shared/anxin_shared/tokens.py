@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jose import jwt
@@ -183,6 +184,19 @@ class TokenSigner:
         }
         headers = {"kid": self.kid}
         return str(jwt.encode(payload, self.key, algorithm=self.algorithm, headers=headers))
+
+
+def service_signer(
+    service: str, keys_dir: Path, environ: Mapping[str, str] | None = None
+) -> TokenSigner:
+    """A service's own signer: the key id from `ANXIN_<SERVICE>_SIGNING_KEY_ID` (default the
+    service name), the private key `<kid>.key.pem` in `keys_dir`."""
+    from anxin_shared.keys import load_key, private_key_path, signing_key_id
+
+    kid = signing_key_id(service, environ)
+    return TokenSigner(
+        issuer=service_issuer(service), key=load_key(private_key_path(keys_dir, kid)), kid=kid
+    )
 
 
 def service_issuer(service: str) -> str:

@@ -78,6 +78,85 @@ def db_url_var(service: str) -> str:
 
 
 # --------------------------------------------------------------------------
+# What each service needs from its deployment beyond the contract, taken from
+# the services' settings modules (a new required setting or key file must be
+# added here AND to compose and k8s; `check_settings` catches the ones the
+# settings classes enforce even if this list is forgotten).
+
+SETTINGS_CLASSES = {
+    "gateway": ("anxin_gateway.settings", "GatewaySettings"),
+    "identity": ("anxin_identity.settings", "IdentitySettings"),
+    "consent": ("anxin_consent.settings", "ConsentSettings"),
+    "profile": ("anxin_profile.settings", "ProfileSettings"),
+    "audit": ("anxin_audit.settings", "AuditSettings"),
+}
+# Settings that have a dev default but must be set on purpose in a deployment.
+REQUIRED_ENV = {
+    "gateway": ("ANXIN_GATEWAY_IDP_ISSUER", "ANXIN_GATEWAY_IDP_PUBLIC_KEY_FILE"),
+    # Archives and the anchor file must outlive the pod: on a persistent volume.
+    "audit": ("ANXIN_AUDIT_ARCHIVE_DIR", "ANXIN_AUDIT_ANCHOR_FILE"),
+}
+PERSISTENT_ENV = {"audit": ("ANXIN_AUDIT_ARCHIVE_DIR", "ANXIN_AUDIT_ANCHOR_FILE")}
+# Files each service reads from ANXIN_KEYS_DIR in production.
+SERVICE_KEY_FILES = {
+    "identity": ("ani-hash.key", "otp.key", "voiceprint.key"),
+    # The public half too: the keys folder is read-only, the service cannot write it.
+    "audit": ("audit-checkpoint.ed25519.pem", "audit-checkpoint.ed25519.pub.pem"),
+}
+DUMMY_DATABASE_URL = "postgresql+psycopg://anxin:secret@db.invalid:5432/anxin_{service}"
+
+
+def signing_kid(service: str, env: dict[str, str]) -> str:
+    """The key id the service signs with (validated like the service does)."""
+    from anxin_shared.keys import signing_key_id
+
+    return signing_key_id(service, env)
+
+
+def required_key_files(service: str, env: dict[str, str]) -> set[str]:
+    """Every file the service reads from its keys folder at start (names only)."""
+    files = {f"{signing_kid(service, env)}.key.pem"}
+    files |= {f"{peer}.pub.pem" for peer in SERVICES}
+    if service == "gateway":
+        files.add(Path(env["ANXIN_GATEWAY_IDP_PUBLIC_KEY_FILE"]).name)
+    files |= set(SERVICE_KEY_FILES.get(service, ()))
+    return files
+
+
+def check_settings(service: str, env: dict[str, str], key_files: set[str], root: Path) -> Any:
+    """Build the service's settings class from a container's environment and keys folder.
+
+    Container paths are re-rooted under `root`; the keys folder holds `key_files`
+    (dummy contents). Raises the service's own ConfigurationError when a required
+    setting or key is missing, exactly as the container would at start.
+    """
+    import importlib
+
+    def local(value: str) -> str:
+        return str(root / value.lstrip("/")) if value.startswith("/") else value
+
+    environ = {k: local(v) for k, v in env.items()}
+    keys_dir = Path(environ.get("ANXIN_KEYS_DIR", str(root / "no-keys-dir")))
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    for name in key_files:
+        path = keys_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("deployment-test-secret-" + "k" * 32 + "\n")
+    module, name = SETTINGS_CLASSES[service]
+    settings_class = getattr(importlib.import_module(module), name)
+    saved = dict(os.environ)
+    try:
+        for key in list(os.environ):
+            if key.startswith(("ANXIN_", "OTEL_")):
+                del os.environ[key]
+        os.environ.update(environ)
+        return settings_class()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+# --------------------------------------------------------------------------
 # OpenTelemetry Collector configuration
 
 

@@ -24,11 +24,14 @@ from tests.deploy.anxin_deploy_support import (
     DEPLOY,
     DEV_IDP_ISSUER,
     GATEWAY_IDP_KEY_FILE,
+    PERSISTENT_ENV,
     PORTS,
     REPO,
+    REQUIRED_ENV,
     SERVICES,
     UID,
     check_collector_config,
+    check_settings,
     contract_command,
     contract_env,
     copy_sources,
@@ -38,6 +41,7 @@ from tests.deploy.anxin_deploy_support import (
     env_mapping,
     interpolate,
     parse_dockerfile,
+    required_key_files,
 )
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -460,9 +464,17 @@ def test_service_mounts_policies_and_keys_read_only(services: dict, name: str) -
     assert keys["read_only"], "keys must be mounted read-only"
     # Each service sees its own key folder (its private key, everyone's public keys).
     assert (REPO / keys["source"]).resolve() == DEPLOY / "keys" / name
-    # No other mount is writable: state goes to tmpfs only.
+    # No other mount is writable: state goes to tmpfs, except what must persist
+    # (audit archives and anchors), on a named volume.
+    env = env_mapping(services[name].get("environment"))
+    persistent = {env[key] for key in PERSISTENT_ENV.get(name, ())}
     for target, volume in mounts.items():
-        assert volume["read_only"], f"{name}: {target} is mounted writable"
+        if volume["read_only"]:
+            continue
+        assert volume["type"] == "volume", f"{name}: {target} is a writable bind mount"
+        assert any(path.startswith(target + "/") for path in persistent), (
+            f"{name}: {target} is mounted writable"
+        )
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -756,8 +768,10 @@ def test_dev_key_generator_gives_each_service_only_its_own_private_key(tmp_path:
         folder = keys / name
         private = sorted(p.name for p in folder.glob("*.key.pem"))
         assert private == [f"{name}.key.pem"], f"{name} sees private keys {private}"
+        # (audit also gets the checkpoint key's public half, which is not a JWT issuer key.)
+        extra = ["audit-checkpoint.ed25519.pub.pem"] if name == "audit" else []
         assert sorted(p.name for p in folder.glob("*.pub.pem")) == sorted(
-            [f"{s}.pub.pem" for s in SERVICES] + ["idp.pub.pem"]
+            [f"{s}.pub.pem" for s in SERVICES] + ["idp.pub.pem", *extra]
         )
         assert sorted(p.name for p in (folder / "clients").iterdir()) == [
             "crm-dev.pub.pem",
@@ -788,3 +802,107 @@ def test_generated_keys_are_git_ignored() -> None:
     rules = [line.strip() for line in (DEPLOY / "keys" / ".gitignore").read_text().splitlines()]
     rules = [r for r in rules if r and not r.startswith("#")]
     assert rules == ["*", "!.gitignore"], "deploy/keys/ must ignore everything but itself"
+
+
+# --------------------------------------------------------------------------
+# Required settings and keys: what the services' settings modules demand in prod
+
+
+@pytest.fixture(scope="module")
+def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    keys = tmp_path_factory.mktemp("compose-keys") / "keys"
+    subprocess.run(
+        ["bash", str(DEPLOY / "gen-dev-keys.sh"), str(keys)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return keys
+
+
+def _key_files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_gets_every_setting_and_key_its_settings_require(
+    services: dict, dev_keys: Path, tmp_path: Path, name: str
+) -> None:
+    env = env_mapping(services[name].get("environment"))
+    for key in REQUIRED_ENV.get(name, ()):
+        assert env.get(key), f"{name}: {key} must be set"
+    # The keys folder compose mounts is what gen-dev-keys.sh lays out for this service.
+    files = _key_files(dev_keys / name)
+    missing = required_key_files(name, env) - files
+    assert not missing, f"{name}: deploy/keys/{name} lacks {sorted(missing)}"
+    settings = check_settings(name, env, files, tmp_path)  # raises as the container would
+    assert settings.env == "prod" and not str(settings.database_url).startswith("sqlite")
+
+
+@pytest.mark.parametrize(
+    ("name", "drop"),
+    [
+        ("identity", "otp.key"),
+        ("identity", "voiceprint.key"),
+        ("audit", "audit-checkpoint.ed25519.pem"),
+    ],
+)
+def test_the_settings_check_fails_without_a_required_key(
+    services: dict, dev_keys: Path, tmp_path: Path, name: str, drop: str
+) -> None:
+    env = env_mapping(services[name].get("environment"))
+    files = _key_files(dev_keys / name) - {drop}
+    with pytest.raises(Exception, match=r"required|missing"):
+        check_settings(name, env, files, tmp_path)
+
+
+def test_audit_archives_and_anchors_live_on_a_named_volume(
+    raw_compose: dict, services: dict
+) -> None:
+    for name, keys in PERSISTENT_ENV.items():
+        env = env_mapping(services[name].get("environment"))
+        mounts = _volumes(services[name])
+        for key in keys:
+            path = env[key]
+            holders = [m for m in mounts if path.startswith(m["target"].rstrip("/") + "/")]
+            assert holders, f"{name}: {key}={path} is on no volume (tmpfs would lose it)"
+            volume = max(holders, key=lambda m: len(m["target"]))
+            assert volume["type"] == "volume" and not volume["read_only"]
+            assert volume["source"] in (raw_compose.get("volumes") or {}), volume
+            tmpfs = _tmpfs_targets(services[name])
+            assert not any(path.startswith(t.rstrip("/") + "/") for t in tmpfs)
+
+
+def test_dev_key_generator_lays_out_a_rotation_in_place(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+
+    def run() -> None:
+        subprocess.run(
+            ["bash", str(DEPLOY / "gen-dev-keys.sh"), str(keys)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    run()
+    folders = {name: (keys / name).stat().st_ino for name in SERVICES}
+    source = keys / "_source"
+    from anxin_shared.keys import _write_keypair
+
+    _write_keypair(source / "profile.v2.key.pem", source / "profile.v2.pub.pem")
+    run()  # overlap: both keys of profile, its new public key everywhere
+    assert sorted(p.name for p in (keys / "profile").glob("*.key.pem")) == [
+        "profile.key.pem",
+        "profile.v2.key.pem",
+    ]
+    for name in SERVICES:
+        assert (keys / name / "profile.v2.pub.pem").is_file()
+        assert not (keys / name / "profile.v2.key.pem").exists() or name == "profile"
+    (source / "profile.key.pem").unlink()
+    (source / "profile.pub.pem").unlink()
+    run()  # retired: pruned everywhere, not generated again
+    assert [p.name for p in (keys / "profile").glob("*.key.pem")] == ["profile.v2.key.pem"]
+    for name in SERVICES:
+        assert not (keys / name / "profile.pub.pem").exists()
+        # The folders compose bind-mounts are updated in place, never replaced.
+        assert (keys / name).stat().st_ino == folders[name]

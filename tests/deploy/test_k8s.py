@@ -9,7 +9,9 @@ and no cluster is contacted.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,15 +25,19 @@ from tests.deploy.anxin_deploy_support import (
     GATEWAY_IDP_KEY_FILE,
     INGRESS_CONTROLLER,
     K8S,
+    PERSISTENT_ENV,
     POLICIES,
     PORTS,
     REPO,
+    REQUIRED_ENV,
+    SERVICE_KEY_FILES,
     SERVICES,
     UID,
     Build,
     KustomizeError,
     build,
     check_collector_config,
+    check_settings,
     contract_command,
     contract_env,
     db_url_var,
@@ -39,6 +45,8 @@ from tests.deploy.anxin_deploy_support import (
     kustomization_file,
     load_kustomization,
     real_build,
+    required_key_files,
+    signing_kid,
 )
 
 TARGETS = {"base": K8S / "base", "dev": K8S / "overlays" / "dev", "prod": K8S / "overlays" / "prod"}
@@ -49,6 +57,7 @@ KNOWN_KINDS = {
     ("v1", "Service"),
     ("v1", "ConfigMap"),
     ("v1", "Secret"),
+    ("v1", "PersistentVolumeClaim"),
     ("apps/v1", "Deployment"),
     ("apps/v1", "StatefulSet"),
     ("policy/v1", "PodDisruptionBudget"),
@@ -59,7 +68,26 @@ KNOWN_KINDS = {
 KEY_SECRETS = {f"anxin-{s}-signing-key" for s in SERVICES} | {
     "anxin-public-keys",
     "anxin-client-keys",
+    "anxin-identity-secrets",
+    "anxin-audit-checkpoint-key",
 }
+
+
+def secret_files(secret: str, env: dict[str, str]) -> set[str]:
+    """The files an external key Secret must hold (k8s/README.md, "What the manifests
+    expect from the cluster"); mounted whole, so rotated keys arrive without edits."""
+    for service in SERVICES:
+        if secret == f"anxin-{service}-signing-key":
+            return {f"{signing_kid(service, env)}.key.pem"}
+    documented = {
+        "anxin-public-keys": {f"{n}.pub.pem" for n in (*SERVICES, "idp")},
+        "anxin-client-keys": set(),  # <client_id>.pub.pem, mounted at keys/clients/
+        "anxin-identity-secrets": set(SERVICE_KEY_FILES["identity"]),
+        "anxin-audit-checkpoint-key": set(SERVICE_KEY_FILES["audit"]),
+    }
+    return documented[secret]
+
+
 DB_SECRETS = {f"anxin-{s}-db" for s in SERVICES}
 # Objects the pods reference but that, by design, a kustomization does not
 # create (k8s/README.md): key material, TLS, and in prod the database URLs.
@@ -401,15 +429,13 @@ def test_deployments_mount_policies_keys_and_var_dir(rendered, target: str) -> N
         assert keys.get("readOnly") is True and "subPath" not in keys
         sources = volumes[keys["name"]]["projected"]["sources"]
         secrets = [s["secret"] for s in sources if "secret" in s]
-        private = [
-            item["path"]
-            for s in secrets
-            for item in s.get("items", [])
-            if item["path"].endswith(".key.pem")
-        ]
-        assert private == [f"{name}.key.pem"], f"{name} must get its own private key only"
+        assert [s for s in sources if "secret" not in s] == []
+        # Its own signing Secret (holding only its own <kid>.key.pem), and no other's.
         signing = [s["name"] for s in secrets if s["name"].endswith("-signing-key")]
-        assert signing == [f"anxin-{name}-signing-key"]
+        assert signing == [f"anxin-{name}-signing-key"], f"{name} must get its own key only"
+        own = {"identity": "anxin-identity-secrets", "audit": "anxin-audit-checkpoint-key"}
+        others = {s["name"] for s in secrets} - {signing[0], "anxin-public-keys"}
+        assert others == ({own[name]} if name in own else set()), others
         assert "anxin-public-keys" in [s["name"] for s in secrets]
         clients = mounts["/etc/anxin/keys/clients"]
         assert clients.get("readOnly") is True
@@ -576,6 +602,8 @@ def test_references_resolve(rendered, target: str) -> None:
         if "serviceAccountName" in pod:
             assert ("ServiceAccount", pod["serviceAccountName"]) in present
         for v in pod.get("volumes", []):
+            if "persistentVolumeClaim" in v:
+                needed.add(("PersistentVolumeClaim", v["persistentVolumeClaim"]["claimName"]))
             if "configMap" in v:
                 needed.add(("ConfigMap", v["configMap"]["name"]))
             if "secret" in v:
@@ -690,3 +718,243 @@ def test_collector_config_matches_the_compose_one(lite_builds) -> None:
 def test_kustomization_file_helper_finds_each_folder() -> None:
     for folder in TARGETS.values():
         assert kustomization_file(folder) is not None
+
+
+# --------------------------------------------------------------------------
+# Kubernetes schemas (offline: kubernetes-validate ships them), required
+# settings and keys, persistence, and the PostgreSQL operator example.
+
+# The oldest and the newest Kubernetes minor the manifests are checked against.
+SCHEMA_VERSIONS = ("1.29.0", "1.37.0")
+
+
+@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_every_manifest_validates_against_the_kubernetes_schema(
+    rendered, target: str, version: str
+) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    problems = []
+    for obj in rendered[target]:
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            problems.append(f"{obj['kind']}/{obj['metadata']['name']}: {error.message}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_schema_check_can_fail() -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    deployment = named(build(TARGETS["base"]).objects, "Deployment", "gateway")
+    container(deployment)["readinessProbe"]["httpGet"]["port"] = {"name": "http"}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, SCHEMA_VERSIONS[-1], strict=True)
+    deployment = named(build(TARGETS["base"]).objects, "Deployment", "gateway")
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolcy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, SCHEMA_VERSIONS[-1], strict=True)
+
+
+def _plain_env(c: dict, name: str) -> dict[str, str]:
+    """A container's environment as the process sees it (secret values stubbed)."""
+    env = {}
+    for key, entry in env_of(c).items():
+        if "value" in entry:
+            env[key] = str(entry["value"])
+        elif key == db_url_var(name):
+            env[key] = f"postgresql+psycopg://anxin_{name}:x@db.invalid:5432/anxin_{name}"
+    return env
+
+
+def _keys_folder(d: dict, env: dict[str, str]) -> set[str]:
+    """File names the pod finds in /etc/anxin/keys (documented Secret contents)."""
+    mounts, volumes = mounts_of(container(d)), volumes_of(d)
+    files: set[str] = set()
+    for source in volumes[mounts["/etc/anxin/keys"]["name"]]["projected"]["sources"]:
+        secret = source["secret"]
+        if secret.get("items"):
+            files |= {item["path"] for item in secret["items"]}
+        else:
+            files |= secret_files(secret["name"], env)
+    return files
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_every_deployment_gets_the_settings_and_keys_its_service_requires(
+    rendered, target: str, tmp_path: Path
+) -> None:
+    for name, d in anxin_deployments(rendered[target]).items():
+        env = _plain_env(container(d), name)
+        for key in REQUIRED_ENV.get(name, ()):
+            assert env.get(key), f"{target}/{name}: {key} must be set"
+        files = _keys_folder(d, env)
+        missing = required_key_files(name, env) - files
+        assert not missing, f"{target}/{name}: /etc/anxin/keys lacks {sorted(missing)}"
+        # The service's own settings class, with this environment and keys folder.
+        settings = check_settings(name, env, files, tmp_path / target / name)
+        assert settings.env == "prod"
+
+
+def test_the_k8s_settings_check_fails_without_the_identity_secrets(
+    lite_builds, tmp_path: Path
+) -> None:
+    d = anxin_deployments(lite_builds["prod"].objects)["identity"]
+    env = _plain_env(container(d), "identity")
+    files = _keys_folder(d, env) - {"ani-hash.key"}
+    with pytest.raises(Exception, match="required"):
+        check_settings("identity", env, files, tmp_path)
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_audit_archives_and_anchors_live_on_a_persistent_volume(rendered, target: str) -> None:
+    objects = rendered[target]
+    claims = {o["metadata"]["name"]: o for o in of_kind(objects, "PersistentVolumeClaim")}
+    for name, keys in PERSISTENT_ENV.items():
+        d = anxin_deployments(objects)[name]
+        env, mounts, volumes = (
+            _plain_env(container(d), name),
+            mounts_of(container(d)),
+            volumes_of(d),
+        )
+        for key in keys:
+            path = env[key]
+            holders = [m for m in mounts if path.startswith(m.rstrip("/") + "/")]
+            assert holders, f"{name}: {key} is on no volume"
+            mount = mounts[max(holders, key=len)]
+            assert not mount.get("readOnly")
+            claim = volumes[mount["name"]]["persistentVolumeClaim"]["claimName"]
+            assert claim in claims, f"{name}: {key} must be on a PersistentVolumeClaim"
+            # Every replica writes there: the claim must be shareable across nodes
+            # (dev: node-local ReadWriteOnce on a one-node cluster).
+            wanted = ["ReadWriteOnce"] if target == "dev" else ["ReadWriteMany"]
+            assert claims[claim]["spec"]["accessModes"] == wanted
+
+
+EXAMPLES = K8S / "examples"
+
+
+def test_postgres_operator_example_is_documented_and_not_applied() -> None:
+    cluster_file = EXAMPLES / "cloudnative-pg-cluster.yaml"
+    docs = [d for d in yaml.safe_load_all(cluster_file.read_text(encoding="utf-8")) if d]
+    clusters = [d for d in docs if d["kind"] == "Cluster"]
+    assert len(clusters) == 1 and clusters[0]["apiVersion"] == "postgresql.cnpg.io/v1"
+    cluster = clusters[0]
+    assert cluster["metadata"]["namespace"] == "anxin"
+    assert cluster["spec"]["instances"] >= 3, "production: a primary and two standbys"
+    assert cluster["spec"]["storage"]["size"]
+    assert cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"]
+    # One role and one database per service, owned by that role.
+    roles = {r["name"] for r in cluster["spec"]["managed"]["roles"]}
+    assert roles == {f"anxin_{s}" for s in SERVICES}
+    databases = [d for d in docs if d["kind"] == "Database"]
+    assert {(d["spec"]["name"], d["spec"]["owner"]) for d in databases} == {
+        (f"anxin_{s}", f"anxin_{s}") for s in SERVICES
+    }
+    assert all(d["spec"]["cluster"]["name"] == cluster["metadata"]["name"] for d in databases)
+    # The namespace denies ingress by default: the example opens 5432 to the five services.
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert policies, "the example must let the services (and the operator) reach PostgreSQL"
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    for policy in policies:
+        kubernetes_validate.validate(policy, SCHEMA_VERSIONS[-1], strict=True)
+    callers = {
+        peer["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
+        for policy in policies
+        for rule in policy["spec"].get("ingress", [])
+        for peer in rule.get("from", [])
+        if "podSelector" in peer and "namespaceSelector" not in peer
+    }
+    assert set(SERVICES) <= callers
+    # Not part of any kustomization (applied by hand, on purpose).
+    for folder in kustomization_dirs():
+        text = kustomization_file(folder).read_text(encoding="utf-8")  # type: ignore[union-attr]
+        assert "examples" not in text, f"{folder} applies the example"
+    readme = (K8S / "README.md").read_text(encoding="utf-8")
+    assert "examples/cloudnative-pg-cluster.yaml" in readme
+
+
+def _json_patch_add(obj: dict, operations: list[dict]) -> dict:
+    """Apply JSON 6902 `add` operations (the only kind the shadow example uses)."""
+    import copy
+
+    obj = copy.deepcopy(obj)
+    for op in operations:
+        assert op["op"] == "add"
+        *parents, last = op["path"].strip("/").split("/")
+        node: Any = obj
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if last == "-":
+            node.append(copy.deepcopy(op["value"]))
+        else:
+            node[last] = copy.deepcopy(op["value"])
+    return obj
+
+
+def test_the_policy_shadow_example_patches_every_service(tmp_path: Path) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    patch_file = EXAMPLES / "policy-shadow.patch.yaml"
+    operations = yaml.safe_load(patch_file.read_text(encoding="utf-8"))
+    if REAL is not None:
+        # The way the example says to use it, from an overlay on top of prod.
+        overlay = tmp_path / "shadow"
+        overlay.mkdir()
+        candidate = tmp_path / "candidate"
+        shutil.copytree(POLICIES, candidate, ignore=shutil.ignore_patterns("tests", "*.md"))
+        files = sorted(p.name for p in candidate.iterdir() if p.is_file())
+        (overlay / "kustomization.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                    "kind": "Kustomization",
+                    "resources": [os.path.relpath(TARGETS["prod"], overlay)],
+                    "patches": [
+                        {
+                            "path": os.path.relpath(patch_file, overlay),
+                            "target": {
+                                "kind": "Deployment",
+                                "name": "gateway|identity|consent|profile|audit",
+                            },
+                        }
+                    ],
+                    "configMapGenerator": [
+                        {
+                            "name": "anxin-policies-shadow",
+                            "options": {"disableNameSuffixHash": True},
+                            "files": [os.path.relpath(candidate / f, overlay) for f in files],
+                        }
+                    ],
+                }
+            ),
+            encoding="utf-8",
+        )
+        objects = real_build(overlay, REAL)
+    else:
+        objects = [
+            _json_patch_add(o, operations)
+            if o["kind"] == "Deployment" and o["metadata"]["name"] in SERVICES
+            else o
+            for o in build(TARGETS["prod"]).objects
+        ]
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "anxin-policies-shadow", "namespace": "anxin"},
+                "data": {},
+            }
+        )
+    present = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert ("ConfigMap", "anxin-policies-shadow") in present
+    deployments = anxin_deployments(objects)
+    assert set(deployments) == set(SERVICES)
+    for d in deployments.values():
+        c = container(d)
+        assert env_of(c)["ANXIN_POLICY_SHADOW_DIR"]["value"] == "/etc/anxin/policies-shadow"
+        mount = mounts_of(c)["/etc/anxin/policies-shadow"]
+        assert mount.get("readOnly") is True and "subPath" not in mount
+        volume = volumes_of(d)[mount["name"]]
+        assert volume["configMap"]["name"] == "anxin-policies-shadow"
+        kubernetes_validate.validate(d, SCHEMA_VERSIONS[-1], strict=True)
+    collector = named(objects, "Deployment", "otel-collector")
+    assert "ANXIN_POLICY_SHADOW_DIR" not in env_of(container(collector))

@@ -1,6 +1,10 @@
 """Who is calling: agents (the identity provider's tokens) and subsidiary systems.
 
-Two kinds of issuer, from a static set built at start-up:
+Two kinds of issuer, from a set built at start-up (and again when the client
+catalogue changes); each issuer's public keys are re-read from their folder
+while running (`anxin_shared.keys.KeySet`: `<name>.pub.pem` plus
+`<name>.<suffix>.pub.pem`, key id = file name without `.pub.pem`), so the IdP
+or a client can rotate its key with an overlap and no gateway restart:
 * the agents' identity provider (in dev, the dev issuer whose key is generated
   into `var/keys/`);
 * one issuer per subsidiary client, each with its own key, which may sign only
@@ -9,12 +13,15 @@ Two kinds of issuer, from a static set built at start-up:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jose.backends.base import Key
+
 from anxin_gateway.settings import GatewaySettings
 from anxin_shared.errors import Unauthenticated
-from anxin_shared.keys import load_key
+from anxin_shared.keys import PUBLIC_SUFFIX, KeySet, load_key
 from anxin_shared.policy import PolicyEngine
 from anxin_shared.principal import Principal
 from anxin_shared.tokens import IssuerConfig, TokenVerifier
@@ -28,23 +35,36 @@ def catalogue_clients(policy: PolicyEngine) -> dict[str, dict[str, Any]]:
     return {str(name): dict(spec or {}) for name, spec in clients.items()}
 
 
+def idp_keys(key_file: Path) -> Mapping[str, Key]:
+    """The IdP's keys: `<name>.pub.pem` and its rotations `<name>.<suffix>.pub.pem` beside it.
+
+    A key file not named `*.pub.pem` is a single static key (key id `idp`).
+    """
+    if key_file.name.endswith(PUBLIC_SUFFIX):
+        keys = KeySet(key_file.parent, key_file.name[: -len(PUBLIC_SUFFIX)])
+        if not keys:
+            raise FileNotFoundError(f"no identity provider key at {key_file}")
+        return keys
+    return {"idp": load_key(key_file)}
+
+
 def build_verifier(settings: GatewaySettings, clients: dict[str, dict[str, Any]]) -> TokenVerifier:
-    """The static issuer set: the IdP plus one issuer per client with a key on file."""
+    """The issuer set: the IdP plus one issuer per client with a key on file."""
     assert settings.idp_public_key_file is not None
     issuers = {
         settings.idp_issuer: IssuerConfig(
             issuer=settings.idp_issuer,
-            keys={"idp": load_key(settings.idp_public_key_file)},
+            keys=idp_keys(Path(settings.idp_public_key_file)),
             max_lifetime_seconds=settings.idp_max_token_lifetime_seconds,
         )
     }
     client_dir = Path(str(settings.client_keys_dir))
     for client_id in clients:
-        key_file = client_dir / f"{client_id}.pub.pem"
-        if key_file.exists():
+        keys = KeySet(client_dir, client_id)
+        if keys:
             issuers[client_id] = IssuerConfig(
                 issuer=client_id,
-                keys={client_id: load_key(key_file)},
+                keys=keys,
                 max_lifetime_seconds=settings.client_max_token_lifetime_seconds,
                 bound_subject=client_id,
             )

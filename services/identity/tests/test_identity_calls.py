@@ -249,7 +249,8 @@ def test_other_agents_and_unknown_ids_get_the_same_403(
     assert len({body["decision_id"] for body in bodies}) == 3
     first = without_per_request_ids(bodies[0])
     assert all(without_per_request_ids(body) == first for body in bodies[1:])
-    assert MOBILE[-4:] not in json.dumps(bodies)
+    # Nothing of the caller's number leaks (random ids may hold any digits: left out).
+    assert MOBILE[-4:] not in json.dumps([without_per_request_ids(body) for body in bodies])
 
 
 def test_role_without_grant_cannot_open_a_session(
