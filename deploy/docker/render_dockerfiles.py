@@ -46,11 +46,49 @@ RUN mkdir -p /var/lib/anxin-audit \\
 
 EXTRA_RUNTIME = {"identity": IDENTITY_EXTRA, "audit": AUDIT_EXTRA}
 
+NO_BUILDER_EXTRA = "# (no extra Python packages for this service)"
+
+# The identity service's voice engine: the `voice` extra of anxin-identity
+# (services/identity/pyproject.toml). uv.lock points torch at a CPU wheel kept on
+# the development machines' disk, which a build context does not have, so the
+# image takes the same CPU-only build from PyTorch's CPU index; resemblyzer goes
+# in without its stale pins (webrtcvad-wheels, already locked, provides its VAD).
+IDENTITY_BUILDER_EXTRA = """\
+# 1b. Identity only: the voice engine (CPU). The pins are the `voice` extra's.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN uv pip install --python /opt/venv/bin/python --index-url ${TORCH_INDEX_URL} \\
+        "torch==@TORCH@" \\
+ && uv pip install --python /opt/venv/bin/python "librosa==@LIBROSA@" \\
+ && uv pip install --python /opt/venv/bin/python --no-deps resemblyzer==@RESEMBLYZER@"""
+
+EXTRA_BUILDER = {"identity": IDENTITY_BUILDER_EXTRA}
+
+
+def voice_pins() -> dict[str, str]:
+    """The `voice` extra's exact pins, read from services/identity/pyproject.toml."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "services/identity/pyproject.toml").read_text("utf-8"))
+    pins = {}
+    for requirement in project["project"]["optional-dependencies"]["voice"]:
+        name, _, version = requirement.partition("==")
+        pins[name.strip().lower()] = version.strip()
+    return pins
+
 
 def render(service: str) -> str:
     text = TEMPLATE.read_text(encoding="utf-8")
+    builder_extra = EXTRA_BUILDER.get(service, NO_BUILDER_EXTRA)
+    if "@TORCH@" in builder_extra:
+        pins = voice_pins()
+        builder_extra = (
+            builder_extra.replace("@TORCH@", pins["torch"])
+            .replace("@LIBROSA@", pins["librosa"])
+            .replace("@RESEMBLYZER@", pins["resemblyzer"])
+        )
     return (
-        text.replace("@EXTRA_RUNTIME@", EXTRA_RUNTIME.get(service, NO_EXTRA))
+        text.replace("@EXTRA_BUILDER@", builder_extra)
+        .replace("@EXTRA_RUNTIME@", EXTRA_RUNTIME.get(service, NO_EXTRA))
         .replace("@SERVICE@", service)
         .replace("@PORT@", str(PORTS[service]))
     )

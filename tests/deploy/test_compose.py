@@ -702,6 +702,23 @@ def test_only_identity_installs_the_voice_engine_packages(name: str) -> None:
         assert "apt-get" not in text and "ffmpeg" not in text
 
 
+@pytest.mark.parametrize("name", SERVICES)
+def test_only_identity_installs_the_voice_engine_itself(name: str) -> None:
+    """The identity image carries the voice extra's exact pins, CPU-only torch."""
+    _, stages = _dockerfile(name)
+    builder = next(stage for stage in stages if "builder" in (stage.name or "").lower())
+    text = " ".join(i.args for i in builder.all("RUN") + builder.all("ARG"))
+    if name != "identity":
+        assert "torch" not in text and "resemblyzer" not in text
+        return
+    pins = _render_module().voice_pins()
+    assert set(pins) == {"torch", "librosa", "resemblyzer"}
+    for package, version in pins.items():
+        assert f"{package}=={version}" in text, package
+    assert "download.pytorch.org/whl/cpu" in text
+    assert "--no-deps resemblyzer==" in text
+
+
 def test_dockerignore_keeps_the_context_small_and_secret_free() -> None:
     rules = dockerignore_rules((REPO / ".dockerignore").read_text(encoding="utf-8"))
     needed = [
