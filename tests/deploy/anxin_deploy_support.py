@@ -31,12 +31,14 @@ UID = 10001
 
 # Who calls whom (caller -> callees), from the contract:
 #  the gateway calls all four services; every service's outbox relay calls
-#  audit; profile calls consent; identity calls consent and profile.
+#  audit; profile calls consent; identity calls consent and profile; consent calls
+#  profile (does the customer exist?) and its outbox delivers withdrawals to
+#  identity and profile. tests/deploy/test_call_graph.py derives this from the code.
 CALLS: dict[str, set[str]] = {
     "gateway": {"identity", "consent", "profile", "audit"},
     "identity": {"consent", "profile", "audit"},
     "profile": {"consent", "audit"},
-    "consent": {"audit"},
+    "consent": {"audit", "profile", "identity"},
     "audit": set(),
 }
 INGRESS_CONTROLLER = "ns:ingress-nginx/app:ingress-nginx"
