@@ -15,6 +15,7 @@ from rich.table import Table
 
 from anxin_cli.audit_commands import audit_app
 from anxin_cli.common import PoliciesOption, VarOption, console, load_engine
+from anxin_cli.compliance_commands import compliance_app
 from anxin_cli.policy_commands import policy_app
 from anxin_cli.suite import Suite
 from anxin_shared.devtokens import mint_dev_token
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
+app.add_typer(compliance_app, name="compliance")
 
 
 @app.command()
@@ -74,6 +76,8 @@ def up(
             "\nFirst call: a life-insurance agent lists their customers, masked by policy:\n"
             "  TOKEN=$(.venv/bin/anxin dev-token agent.li)\n"
             f'  curl -s "{gateway}/api/v1/customers?limit=3" -H "Authorization: Bearer $TOKEN"\n'
+            f"\nAgent desktop:    {gateway}/desk/  (sign in as agent.li, then 模拟来电)\n"
+            f"Security console: {gateway}/console/  (sign in as secadmin.wu)\n"
             f"\nSeeded subjects: {gateway}/dev/subjects\n"
             f"API reference:   {gateway}/docs  (OpenAPI: {gateway}/openapi.json)\n"
             "Stop with Ctrl-C."
