@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MANIFESTS := pyproject.toml uv.lock shared/pyproject.toml cli/pyproject.toml \
              $(wildcard services/*/pyproject.toml)
 
-.PHONY: run test install lint typecheck policy-test openapi bench bench-decisions bench-audit bench-voice clean help
+.PHONY: run test install lint typecheck policy-test openapi fuzz bench bench-decisions bench-audit bench-voice clean help
 
 help:
 	@echo "make run          start the whole suite on SQLite with demo data (dev)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint         ruff lint + format check; make typecheck: mypy"
 	@echo "make policy-test  run policies/tests/*.yaml"
 	@echo "make openapi      refresh the gateway's snapshots of the services' public API"
+	@echo "make fuzz         a longer schemathesis run against the gateway's /openapi.json"
 	@echo "make bench        all benchmarks (bench-decisions ~5 min, bench-audit ~2 min, bench-voice)"
 
 $(STAMP): $(MANIFESTS)
@@ -51,6 +52,11 @@ policy-test: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/python scripts/export_openapi.py
+
+# A longer schemathesis run than the bounded one in make test.
+fuzz: $(STAMP)
+	ANXIN_SCHEMATHESIS_EXAMPLES=100 ANXIN_SCHEMATHESIS_STATEFUL_EXAMPLES=200 \
+		$(BIN)/pytest tests/security/test_schemathesis.py
 
 # Benchmarks print their figures, the baseline they name and the ratio; not part of make test.
 bench: bench-decisions bench-audit bench-voice

@@ -32,6 +32,7 @@ from anxin_gateway.proxy import forward, forward_headers, response_headers
 from anxin_gateway.ratelimit import RateLimiter
 from anxin_gateway.routes import RouteMatch, RouteTable
 from anxin_gateway.settings import GatewaySettings
+from anxin_gateway.web import mount_web
 from anxin_shared.app import add_health_routes, build_runtime, start_runtime, stop_runtime
 from anxin_shared.context import current_request_id
 from anxin_shared.errors import (
@@ -200,6 +201,7 @@ def create_app(
         return merged_openapi()
 
     app.openapi = openapi  # type: ignore[method-assign]
+    mount_web(app)
     app.add_middleware(HygieneMiddleware, max_header_bytes=settings.max_header_bytes)
     instrument(
         app,

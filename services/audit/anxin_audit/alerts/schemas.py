@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class EvidenceRef(BaseModel):
@@ -32,6 +32,12 @@ class AlertPublic(BaseModel):
     escalated_by: str | None
     escalated_at: datetime | None
     note: str | None
+
+    @field_validator("created_at", "acknowledged_at", "escalated_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # SQLite hands back naive datetimes (stored in UTC); the API promises RFC 3339.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class AlertPage(BaseModel):

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Severity = Literal["low", "medium", "high", "critical"]
 FindingStatus = Literal["open", "in_progress", "closed"]
 EvidenceStatus = Literal["verified", "mismatch", "missing", "archived"]
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored in UTC); the API promises RFC 3339.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 Name = Field(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
@@ -69,9 +77,9 @@ class FindingPublic(BaseModel):
     evidence: list[EvidencePublic]
     evidence_verified: bool
     created_by: str
-    created_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    closed_at: UtcDatetime | None
 
 
 class InspectionPublic(BaseModel):
@@ -83,7 +91,7 @@ class InspectionPublic(BaseModel):
     subsidiary: str
     inspection_date: date
     inspector: str
-    created_at: datetime
+    created_at: UtcDatetime
     findings: list[FindingPublic]
 
 
