@@ -79,13 +79,22 @@ class Authenticator:
         self.policy = policy
         self._verifier: TokenVerifier | None = None
         self._clients: dict[str, dict[str, Any]] = {}
+        self._catalogue_version: str | None = None
 
     def refresh(self) -> None:
-        """Rebuild the issuer set (at start-up, and when the client catalogue changes)."""
+        """Rebuild the issuer set (at start-up, and when the client catalogue changes).
+
+        The catalogue is part of the policy, so it is read again only when the
+        policy version changes, not on every request.
+        """
+        version = self.policy.version
+        if self._verifier is not None and version == self._catalogue_version:
+            return
         clients = catalogue_clients(self.policy)
         if self._verifier is None or clients != self._clients:
             self._verifier = build_verifier(self.settings, clients)
             self._clients = clients
+        self._catalogue_version = version
 
     def authenticate(self, authorization: str | None, request_id: str) -> Principal:
         """Verify the bearer token; raise 401 for anything short of a valid one."""
