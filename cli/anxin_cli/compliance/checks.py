@@ -369,12 +369,15 @@ def check_alert(check: dict[str, Any], ctx: CheckContext) -> CheckResult:
     evidence = _audited(ctx, probe)
     # The rule raises one alert per actor, customer and day: this probe's own, or today's
     # earlier one for the same pair, whose evidence is an earlier access to that customer.
-    probe_ids = {
-        record["event"]["event_id"] for record in api.events(actor=subject, customer_ref=customer)
-    } | {ref["event_id"] for ref in evidence}
+    # The owning service's own record of the probe (the one naming the customer) may reach
+    # the trail after the gateway's, so the set is read afresh on every attempt.
     deadline = time.monotonic() + api.lookup_timeout
     alert: dict[str, Any] | None = None
     while alert is None and time.monotonic() < deadline:
+        probe_ids = {
+            record["event"]["event_id"]
+            for record in api.events(actor=subject, customer_ref=customer)
+        } | {ref["event_id"] for ref in evidence}
         page = api.json(
             "GET",
             "/api/v1/audit/alerts",
