@@ -10,7 +10,7 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,7 +22,12 @@ from anxin_cli.compliance import html, signing
 from anxin_cli.compliance.api import GatewayApi, ReportAbort, TokenSource, token_file_source
 from anxin_cli.compliance.catalogue import CatalogueError, load_catalogue
 from anxin_cli.compliance.figures import collect
-from anxin_cli.compliance.report import ReportOptions, build_report
+from anxin_cli.compliance.report import (
+    ReportOptions,
+    attest_in_trail,
+    build_report,
+    find_attestation,
+)
 from anxin_shared.devtokens import mint_dev_token
 from anxin_shared.policy import PolicyEngine
 
@@ -110,12 +115,15 @@ def compliance_report(
                 collect,
                 lambda text: progress.update(task, description=text),
             )
+            signed = signing.sign(report, key)
+            if record:
+                progress.update(task, description="attesting the signed report in the audit trail")
+                signed["attestation"] = attest_in_trail(api, signed)
     except ReportAbort as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     finally:
         api.close()
-    signed = signing.sign(report, key)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(
         json.dumps(signed, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -134,9 +142,13 @@ def compliance_report(
                 "sha256": signed["signature"]["sha256"],
                 "key_id": signed["signature"]["key_id"],
                 "checkpoint": (signed["recorded_in_audit"].get("checkpoint") or {}).get("seq"),
+                "attestation": (signed.get("attestation") or {}).get("event_id"),
             }
         )
     )
+    if record and not signed["attestation"]["recorded"]:
+        errors.print(f"[red]not attested: {signed['attestation']['problem']}[/red]")
+        raise typer.Exit(1)
     if signed["summary"]["fail"] or signed["summary"]["not_evidenced"]:
         raise typer.Exit(1)
 
@@ -147,8 +159,18 @@ def compliance_verify(
     public_key: Annotated[
         Path | None, typer.Option("--public-key", help="expected signer (default: embedded key)")
     ] = None,
+    gateway: Annotated[
+        str | None,
+        typer.Option(help="also check the report's attestation in this suite's audit trail"),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help='JSON {"subject": "bearer token"} (dev: minted)'),
+    ] = None,
+    policies: PoliciesOption = Path("policies"),
+    var: VarOption = Path("var"),
 ) -> None:
-    """Check a report's signature; exit 1 if it was changed or signed by another key."""
+    """Check a report's signature (and, with --gateway, its attestation); exit 1 if either fails."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -164,6 +186,31 @@ def compliance_verify(
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     problem = signing.verify(report, key)
+    if problem is None and gateway is not None:
+        problem = _check_attestation(report, gateway, token_file, policies, var)
     typer.echo(json.dumps({"ok": problem is None, "problem": problem}))
     if problem:
         raise typer.Exit(1)
+
+
+def _check_attestation(
+    report: dict[str, Any], gateway: str, token_file: Path | None, policies: Path, var: Path
+) -> str | None:
+    """None when the trail attests exactly this report's signed hash."""
+    attestation = report.get("attestation") or {}
+    if not attestation.get("recorded"):
+        return "the report carries no attestation"
+    if attestation.get("document_sha256") != report["signature"]["sha256"]:
+        return "the attestation names another hash than the signature"
+    try:
+        tokens = (
+            token_file_source(token_file) if token_file else _dev_tokens(load_engine(policies), var)
+        )
+        api = GatewayApi(gateway, tokens)
+        try:
+            return find_attestation(api, attestation)
+        finally:
+            api.close()
+    except ReportAbort as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc

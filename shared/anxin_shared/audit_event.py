@@ -52,6 +52,11 @@ class AuditEvent(BaseModel):
     method: str | None = Field(default=None, max_length=10)
     path: str | None = Field(default=None, max_length=512)
     status_code: int | None = None
+    # An attestation (kind "attestation"): the SHA-256 of a signed document, such as a
+    # compliance report, and the key that signed it. The document itself stays outside.
+    document_kind: str | None = Field(default=None, max_length=32, pattern=r"^[a-z_]+$")
+    document_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    document_key_id: str | None = Field(default=None, max_length=64)
 
 
 def decision_event(

@@ -90,6 +90,64 @@ def test_every_control_passes_with_evidence_that_resolves(
     trail = data["figures"]["trail"]
     assert trail["decisions"] > 0 and trail["denials"] > 0
     assert data["figures"]["alerts"]["handled"] >= 1
+    # The signed hash itself is an event on the chain, and verify finds it there.
+    attestation = data["attestation"]
+    assert attestation["recorded"] is True
+    assert attestation["document_sha256"] == data["signature"]["sha256"]
+    (event,) = [
+        item
+        for item in api(running_suite, attestation["link"], "auditor.zheng")["items"]
+        if item["event"]["event_id"] == attestation["event_id"]
+    ]
+    assert (event["seq"], event["hash"]) == (attestation["seq"], attestation["hash"])
+    assert event["event"]["kind"] == "attestation"
+    assert event["event"]["document_sha256"] == data["signature"]["sha256"]
+    assert verify(running_suite, tmp_path / "report.json").exit_code == 0
+    # A report whose attestation names another hash is refused, even with a good signature.
+    forged = dict(data, attestation=dict(attestation, document_sha256="0" * 64))
+    (tmp_path / "forged.json").write_text(json.dumps(forged), encoding="utf-8")
+    refused = verify(running_suite, tmp_path / "forged.json")
+    assert refused.exit_code == 1 and "another hash" in refused.output
+
+
+def verify(suite: RunningSuite, path: Path) -> Any:
+    return runner.invoke(
+        app,
+        [
+            "compliance",
+            "verify",
+            str(path),
+            "--gateway",
+            suite.gateway,
+            "--var",
+            str(suite.suite.var_dir),
+            "--policies",
+            str(suite.policies_dir),
+        ],
+    )
+
+
+def test_attestations_are_for_named_documents_and_named_roles(
+    running_suite: RunningSuite,
+) -> None:
+    url = f"{running_suite.gateway}/api/v1/audit/attestations"
+    body = {"document_kind": "compliance_report", "document_sha256": "a" * 64, "key_id": "k:1"}
+    agent = running_suite.client.post(
+        url, json=body, headers={"authorization": f"Bearer {running_suite.token('agent.li')}"}
+    )
+    assert agent.status_code == 403, agent.text
+    admin = {"authorization": f"Bearer {running_suite.token('secadmin.wu')}"}
+    for bad in (
+        dict(body, document_kind="anything"),
+        dict(body, document_sha256="not-a-hash"),
+        dict(body, content="the document itself"),
+    ):
+        refused = running_suite.client.post(url, json=bad, headers=admin)
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    created = running_suite.client.post(url, json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["document_sha256"] == "a" * 64
 
 
 def test_a_policy_letting_contractors_unmask_fails(

@@ -133,6 +133,16 @@ def render(report: dict[str, Any]) -> str:
         if recorded.get("recorded")
         else f'<p class="fail">Not recorded: {escape(str(recorded.get("problem")))}</p>'
     )
+    attestation = report.get("attestation") or {}
+    attestation_html = (
+        f"<p>The signed SHA-256 below is event <code>{escape(str(attestation.get('event_id')))}"
+        f"</code> at seq {escape(str(attestation.get('seq')))} (hash "
+        f"<code>{escape(str(attestation.get('hash')))}</code>) of the audit chain: "
+        f'<a href="{escape(str(attestation.get("link")))}">the attestation</a>. Check with '
+        "<code>anxin compliance verify report.json --gateway URL</code>.</p>"
+        if attestation.get("recorded")
+        else f'<p class="fail">Not attested: {escape(str(attestation.get("problem")))}</p>'
+    )
     summary = report["summary"]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -169,5 +179,6 @@ its checks passed against the running system and left evidence in the audit trai
 SHA-256 <code>{escape(str(signature.get("sha256")))}</code> (over <code>report.json</code> without
 its <code>signature</code> block, canonical JSON). Check with
 <code>anxin compliance verify report.json</code>.</p>
+{attestation_html}
 </body></html>
 """

@@ -23,11 +23,10 @@ from anxin_shared.policy import PolicyEngine
 FORMAT_VERSION = 1
 Progress = Callable[[str], None]
 RECORDING_NOTE = (
-    "No public route accepts an arbitrary audit event, so the report is recorded by a "
-    "signed audit checkpoint taken as security staff once every check had run: the "
-    "checkpoint pins the chain head (seq, hash) that all of this report's evidence sits "
-    "under, and the checkpoint request is itself an audit event (request_id below). "
-    "The report's own SHA-256 is in its signature block, not in the trail."
+    "A signed audit checkpoint taken as security staff once every check had run pins the "
+    "chain head (seq, hash) that all of this report's evidence sits under; the checkpoint "
+    "request is itself an audit event (request_id below). After signing, the report's "
+    "SHA-256 is attested on the chain as an event of its own (the attestation block)."
 )
 
 
@@ -115,6 +114,44 @@ def record_in_trail(api: GatewayApi) -> dict[str, Any]:
         "events": [evidence_ref(record, api.base_url) for record in events],
         "note": RECORDING_NOTE,
     }
+
+
+def attest_in_trail(api: GatewayApi, signed: dict[str, Any]) -> dict[str, Any]:
+    """Put the signed report's SHA-256 on the audit chain; cite the event and its link."""
+    signature = signed["signature"]
+    response = api.request(
+        "POST",
+        "/api/v1/audit/attestations",
+        SECURITY_ADMIN,
+        json={
+            "document_kind": "compliance_report",
+            "document_sha256": signature["sha256"],
+            "key_id": signature["key_id"],
+        },
+    )
+    if response.status_code != 201:
+        return {"recorded": False, "problem": f"attestation answered {response.status_code}"}
+    request_id = response.headers.get("x-request-id")
+    return {
+        "recorded": True,
+        **response.json(),
+        "request_id": request_id,
+        "link": f"{api.base_url}/api/v1/audit/events?request_id={request_id}",
+    }
+
+
+def find_attestation(api: GatewayApi, attestation: dict[str, Any]) -> str | None:
+    """None when the trail holds the attestation event with the cited seq, hash and SHA-256."""
+    found = api.events(request_id=attestation.get("request_id"))
+    for record in found:
+        event = record["event"]
+        if event["event_id"] == attestation.get("event_id"):
+            if (record["seq"], record["hash"]) != (attestation.get("seq"), attestation.get("hash")):
+                return "the attestation event is not where the report says"
+            if event.get("document_sha256") != attestation.get("document_sha256"):
+                return "the attestation event names another document"
+            return None
+    return "the attestation event is not in the audit trail"
 
 
 def build_report(

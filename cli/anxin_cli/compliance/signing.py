@@ -17,9 +17,14 @@ KEY_NAME = "compliance-report"
 ALGORITHM = "Ed25519"
 
 
+# Blocks added after signing: the signature itself, and the audit trail's attestation
+# of the signed hash (which cannot be inside what it attests).
+UNSIGNED = ("signature", "attestation")
+
+
 def canonical(report: dict[str, Any]) -> bytes:
-    """The bytes the signature covers: the report without its `signature`, canonical JSON."""
-    body = {key: value for key, value in report.items() if key != "signature"}
+    """The bytes the signature covers: the report without its unsigned blocks, canonical JSON."""
+    body = {key: value for key, value in report.items() if key not in UNSIGNED}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

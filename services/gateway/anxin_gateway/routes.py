@@ -480,6 +480,14 @@ AUDIT_ROUTES: tuple[RouteSpec, ...] = (
         summary="Sign a checkpoint of the chain head now",
     ),
     RouteSpec(
+        "POST",
+        "/api/v1/audit/attestations",
+        "audit",
+        "audit.attestation",
+        "create",
+        summary="Record a signed document's hash (a compliance report) on the chain",
+    ),
+    RouteSpec(
         "GET",
         "/api/v1/audit/alerts",
         "audit",

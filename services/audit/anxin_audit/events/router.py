@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from anxin_audit.events import service
 from anxin_audit.events.schemas import (
+    AttestationPublic,
+    AttestationRequest,
     AuditPage,
     ChainExport,
     ChainVerification,
@@ -176,6 +178,14 @@ def list_checkpoints(
     """The newest signed checkpoints and the public key that verifies them."""
     service.authorize(runtime, audit, principal, "audit.checkpoint", "read")
     return service.list_checkpoints(session, audit.signer(), limit)
+
+
+@router.post("/attestations", response_model=AttestationPublic, status_code=201)
+def attest(
+    request: AttestationRequest, principal: PrincipalDep, runtime: RuntimeDep, audit: AuditStateDep
+) -> AttestationPublic:
+    """Record a signed document's SHA-256 (a compliance report) as an event on the chain."""
+    return service.attest(runtime, audit, principal, request)
 
 
 @router.post("/checkpoints", response_model=CheckpointPublic, status_code=201)

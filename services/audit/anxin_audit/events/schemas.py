@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,6 +79,27 @@ class CheckpointPublic(BaseModel):
     kind: str = Field(max_length=16)
     key_id: str = Field(max_length=32)
     signature: str = Field(pattern=r"^[0-9a-f]{128}$")
+
+
+class AttestationRequest(BaseModel):
+    """A signed document to attest: its kind, SHA-256 and signing key; never its content."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document_kind: Literal["compliance_report"]
+    document_sha256: str = Field(pattern=HASH_PATTERN)
+    key_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class AttestationPublic(BaseModel):
+    """Where the attestation sits on the chain."""
+
+    event_id: str
+    seq: int
+    hash: str
+    document_kind: str
+    document_sha256: str
+    key_id: str
 
 
 class ChainVerification(BaseModel):

@@ -19,6 +19,8 @@ from anxin_audit.events.chain import ChainReport, ChainVerifier, canonical, reco
 from anxin_audit.events.models import AuditRecord
 from anxin_audit.events.schemas import (
     AccessSummary,
+    AttestationPublic,
+    AttestationRequest,
     AuditPage,
     AuditRecordPublic,
     ChainExport,
@@ -419,6 +421,41 @@ def authorize(
             "this action on the audit trail is not allowed", decision_id=decision.decision_id
         )
     return decision
+
+
+# -- attestations --------------------------------------------------------------------
+def attest(
+    runtime: ServiceRuntime,
+    audit: AuditState,
+    principal: Principal,
+    request: AttestationRequest,
+) -> AttestationPublic:
+    """Put a signed document's hash on the chain, as an event of its own kind."""
+    decision = authorize(runtime, audit, principal, "audit.attestation", "create", "group")
+    event = AuditEvent.model_validate(
+        decision_event(
+            "audit",
+            principal,
+            decision,
+            action="attest",
+            resource="audit.attestation",
+            kind="attestation",
+            document_kind=request.document_kind,
+            document_sha256=request.document_sha256,
+            document_key_id=request.key_id,
+        )
+    )
+    append(runtime.database, [event], audit.checkpointer)
+    with runtime.database.session() as session:
+        (record,) = repository.records_by_event_ids(session, [event.event_id])
+        return AttestationPublic(
+            event_id=event.event_id,
+            seq=record.seq,
+            hash=record.hash,
+            document_kind=request.document_kind,
+            document_sha256=request.document_sha256,
+            key_id=request.key_id,
+        )
 
 
 # -- checkpoints and export ---------------------------------------------------------
