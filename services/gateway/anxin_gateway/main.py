@@ -87,7 +87,7 @@ def create_app(
         await stop_runtime(runtime)
 
     app = FastAPI(
-        title="Anxin gateway", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None
+        title="Anxin gateway", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
     app.state.runtime = runtime
     install_problem_handlers(app)

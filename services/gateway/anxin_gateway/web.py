@@ -11,6 +11,7 @@ origin but this one.
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -19,7 +20,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 WEB_DIR = Path(__file__).parent / "web"
-MOUNTS = {"/desk": "desk", "/console": "console", "/web": "common"}
+# Swagger UI's bundle and stylesheet, as the fastapi-offline package ships them.
+SWAGGER_UI_DIR = Path(str(files("fastapi_offline") / "static"))
+MOUNTS = {"/desk": "desk", "/console": "console", "/web": "common", "/docs": "docs"}
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
@@ -42,6 +45,11 @@ class WebFiles(StaticFiles):
 
 
 def mount_web(app: FastAPI) -> None:
-    """Serve the desktop, the console and their shared assets from the package's `web/`."""
+    """Serve the desktop, the console, the API docs and their assets from the package's `web/`.
+
+    The API docs page is Swagger UI from the `fastapi-offline` package's files, served
+    from this origin like everything else (FastAPI's own /docs would load it from a CDN).
+    """
+    app.mount("/docs/vendor", WebFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
     for prefix, folder in MOUNTS.items():
         app.mount(prefix, WebFiles(directory=WEB_DIR / folder, html=True), name=folder)
