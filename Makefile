@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MANIFESTS := pyproject.toml uv.lock shared/pyproject.toml cli/pyproject.toml \
              $(wildcard services/*/pyproject.toml)
 
-.PHONY: run test install lint typecheck policy-test openapi fuzz bench bench-decisions bench-audit bench-voice clean help
+.PHONY: run test install lint typecheck policy-test openapi fuzz bench bench-decisions bench-audit bench-voice bench-gateway clean help
 
 help:
 	@echo "make run          start the whole suite on SQLite with demo data (dev)"
@@ -18,7 +18,11 @@ help:
 	@echo "make policy-test  run policies/tests/*.yaml"
 	@echo "make openapi      refresh the gateway's snapshots of the services' public API"
 	@echo "make fuzz         a longer schemathesis run against the gateway's /openapi.json"
-	@echo "make bench        all benchmarks (bench-decisions ~5 min, bench-audit ~2 min, bench-voice)"
+	@echo "make bench        all benchmarks (bench-decisions ~5 min, bench-audit ~2 min, bench-voice,"
+	@echo "                  bench-gateway ~5 min: needs wrk; writes var/proof/gateway.json)"
+	@echo "make faults       fault injection under load (~3 min; ~6 min with PostgreSQL, run"
+	@echo "                  when ANXIN_TEST_POSTGRES_URL is set): writes var/proof/faults.json"
+	@echo "make proof        rewrite README.md's Proof table from var/proof/*.json (RUN=1: run all first)"
 
 $(STAMP): $(MANIFESTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,7 +63,7 @@ fuzz: $(STAMP)
 		$(BIN)/pytest tests/security/test_schemathesis.py
 
 # Benchmarks print their figures, the baseline they name and the ratio; not part of make test.
-bench: bench-decisions bench-audit bench-voice
+bench: bench-decisions bench-audit bench-voice bench-gateway
 
 bench-decisions: $(STAMP)
 	$(BIN)/python benchmarks/decisions.py
@@ -69,6 +73,24 @@ bench-audit: $(STAMP)
 
 bench-voice: $(STAMP)
 	$(BIN)/python benchmarks/voice.py
+
+# The gateway against its ceiling (wrk; installs it when run as root). GATEWAY_BENCH_ARGS=--quick.
+bench-gateway: $(STAMP)
+	$(BIN)/python benchmarks/gateway.py $(GATEWAY_BENCH_ARGS)
+
+# Kill, hang, slow and reset every dependency under load: longer than the bounded run in
+# make test, every target (the database too on PostgreSQL). FAULTS_SECONDS: per fault.
+.PHONY: faults
+faults: $(STAMP)
+	ANXIN_FAULTS_FULL=1 ANXIN_FAULTS_SECONDS=$(or $(FAULTS_SECONDS),5) \
+		ANXIN_FAULTS_REPORT=var/proof/faults.json \
+		$(BIN)/pytest -s -p no:cacheprovider tests/faults/test_faults_under_load.py
+
+# The README's Proof table from the latest results; RUN=1 runs the attack suite, faults and
+# the gateway benchmark first.
+.PHONY: proof
+proof: $(STAMP)
+	$(BIN)/python scripts/proof.py $(if $(RUN),--run)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .mypy_cache

@@ -11,6 +11,7 @@ import shutil
 import socket
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -96,12 +97,20 @@ class RunningSuite:
         return self.client.get(f"{self.gateway}{path}", headers=headers, **kwargs)  # type: ignore[arg-type]
 
 
+def outreach_quiet_hours() -> dict[str, str]:
+    """Outreach quiet hours (UTC) 8 to 10 hours from now: campaigns sent while the tests run
+    fall outside them, and a test can schedule one inside them (tests/e2e/test_outreach.py)."""
+    start = datetime.now(UTC) + timedelta(hours=8)
+    window = f"{start:%H:%M}-{start + timedelta(hours=2):%H:%M}"
+    return {"ANXIN_PROFILE_OUTREACH_TIMEZONE": "UTC", "ANXIN_PROFILE_OUTREACH_QUIET_HOURS": window}
+
+
 def start_suite(tmp: Path, backend: str) -> tuple[Suite, PostgresDatabases | None, Path]:
     """Copy the policies, pick ports, start the five processes and wait until ready."""
     policies = tmp / "policies"
     shutil.copytree(REPO / "policies", policies)
     ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
-    extra: dict[str, str] = {"ANXIN_POLICY_RELOAD_SECONDS": "0.5"}
+    extra: dict[str, str] = {"ANXIN_POLICY_RELOAD_SECONDS": "0.5", **outreach_quiet_hours()}
     databases = None
     if backend == "postgres":
         assert POSTGRES_URL

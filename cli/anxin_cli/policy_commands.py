@@ -15,16 +15,15 @@ from typing import Annotated, Any
 import typer
 
 from anxin_cli.common import PoliciesOption, console, load_engine
-from anxin_shared.policy import PolicyEngine, PolicyLoadError, PolicyState, fact_holds
+from anxin_shared.policy import PolicyEngine, PolicyLoadError
 from anxin_shared.policy_cases import (
     CaseFileError,
     parse_fact,
     parse_instant,
-    rule_lines,
     run_suite,
 )
 from anxin_shared.policy_diff import DiffReport, diff_engines, export_git_policies
-from anxin_shared.policy_fast import key_match
+from anxin_shared.policy_explain import explain_decision
 from anxin_shared.policy_lint import lint_policies
 
 EXIT_FAILED, EXIT_INVALID_POLICY, EXIT_INVALID_CASES = 1, 2, 3
@@ -102,31 +101,6 @@ def _parse_facts(facts: list[str]) -> dict[str, Any]:
     return parsed
 
 
-def _matching_rules(
-    engine: PolicyEngine, state: PolicyState, request: tuple[str, str, str, str, str], stock: bool
-) -> list[tuple[int, list[str]]]:
-    """(index, rule) of every rule whose matcher holds, by fast index or by stock's roles."""
-    sub, dom, obj, act, lvl = request
-    if state.fast is not None and not stock:
-        return [
-            (rule.index, [rule.sub, rule.dom, rule.obj, rule.act, rule.lvl, rule.eft])
-            for rule in state.fast.matching(sub, dom, obj, act, lvl)
-        ]
-    roles = state.enforcer.get_role_manager()
-    found = []
-    for index, rule in enumerate(state.p_rules):
-        p_sub, p_dom, p_obj, p_act, p_lvl = rule[:5]
-        if (
-            roles.has_link(sub, p_sub, dom)
-            and (p_dom == "*" or dom == p_dom)
-            and key_match(obj, p_obj)
-            and (p_act == "*" or act == p_act)
-            and lvl >= p_lvl
-        ):
-            found.append((index, list(rule)))
-    return found
-
-
 @policy_app.command("explain")
 def policy_explain(
     subject: str,
@@ -158,16 +132,15 @@ def policy_explain(
         raise typer.Exit(EXIT_INVALID_POLICY) from exc
     facts = _parse_facts(fact or [])
     now = parse_instant(at) if at else None
-    decision = engine.decide(
-        subject, subsidiary, resource, action, level, facts=facts, with_field_views=True, now=now
+    explanation = explain_decision(
+        engine, subject, subsidiary, resource, action, level, facts=facts, now=now
     )
+    decision = explanation.decision
     if as_json:
         typer.echo(json.dumps(decision.record(), indent=2, ensure_ascii=False))
         if not decision.allowed:
             raise typer.Exit(EXIT_FAILED)
         return
-    state = engine.state
-    lines = rule_lines(state.source["policy.csv"])
     request = (subject, subsidiary, resource, action, decision.assurance_level)
     verdict = "ALLOW" if decision.allowed else "DENY"
     typer.echo(f"{verdict}  {' '.join(request)}")
@@ -176,26 +149,19 @@ def policy_explain(
     )
     typer.echo(f"decision id:    {decision.decision_id}")
     typer.echo("role chain:")
-    chain = state.fast.role_chain(subject, subsidiary) if state.fast is not None else []
-    if state.fast is None:
-        roles = engine.roles_for(subject, subsidiary)
-        typer.echo(f"  {subject} holds {', '.join(roles) or 'no role'} in {subsidiary}")
-    elif not chain:
-        typer.echo(f"  {subject} holds no role in {subsidiary}")
-    for name, role, link_dom in chain:
+    if engine.state.fast is None or not explanation.role_chain:
+        held = ", ".join(explanation.roles) or "no role"
+        typer.echo(f"  {subject} holds {held} in {subsidiary}")
+    for name, role, link_dom in explanation.role_chain:
         typer.echo(f"  {name} -> {role}  (g, {name}, {role}, {link_dom})")
     typer.echo(f"matched rule:   {decision.matched_rule or 'none'}")
-    matches = _matching_rules(engine, state, request, stock)
     for effect in ("allow", "deny"):
-        chosen = [(i, rule) for i, rule in matches if rule[5] == effect]
+        chosen = explanation.rules(effect)
         typer.echo(f"matching {effect} rules: {len(chosen)}")
-        for index, rule in chosen:
-            line = lines[index] if index < len(lines) else 0
-            typer.echo(f"  policy.csv:{line}: {', '.join(rule)}")
-    clock = now or engine.clock()
-    failed = [name for name, value in facts.items() if not fact_holds(value, clock)]
+        for match in chosen:
+            typer.echo(f"  policy.csv:{match.line}: {', '.join(match.rule)}")
     typer.echo(f"facts:          {', '.join(f'{k}={v}' for k, v in facts.items()) or 'none given'}")
-    typer.echo(f"failed facts:   {', '.join(failed) or 'none'}")
+    typer.echo(f"failed facts:   {', '.join(explanation.failed_facts) or 'none'}")
     typer.echo(f"failed:         {decision.failed_fact or 'nothing'}")
     for reason in decision.reasons:
         typer.echo(f"reason:         {reason}")

@@ -89,3 +89,32 @@ def test_an_unmask_without_a_reason_fails_the_unmask_control() -> None:
     assert control_entry(control, [ok], figures)["status"] == FAIL
     figures = {"trail": {"unmasks": {"without_reason": []}}}
     assert control_entry(control, [ok], figures)["status"] == PASS
+
+
+def agreements_check(folder: Path) -> CheckResult:
+    from anxin_cli.compliance.checks import check_agreements
+
+    engine = engine_for(folder)
+    ctx = CheckContext(api=None, engine=engine, live_policy_version=engine.version)
+    check = {"kind": "agreements", "resource": "customer.profile", "action": "read", "level": "L1"}
+    return check_agreements(check, ctx)
+
+
+def test_contractors_agreements_pass_in_force_and_fail_when_lapsed(tmp_path: Path) -> None:
+    result = agreements_check(POLICIES)
+    assert result.status == PASS, result.detail
+    assert [ref["decision_after_lapse"] for ref in result.evidence] == ["deny"]
+    lapsed = tmp_path / "lapsed"
+    shutil.copytree(POLICIES, lapsed)
+    catalogue = lapsed / "catalogue.yaml"
+    text = catalogue.read_text(encoding="utf-8")
+    assert "valid_until: 2030-12-31" in text
+    catalogue.write_text(
+        text.replace(
+            "valid_from: 2026-01-01, valid_until: 2030-12-31",
+            "valid_from: 2024-01-01, valid_until: 2025-12-31",
+        ),
+        encoding="utf-8",
+    )
+    result = agreements_check(lapsed)
+    assert result.status == FAIL and "contractor.sun has no agreement in force" in result.detail

@@ -7,6 +7,11 @@ inbound authentication. Routers passed as `public` are mounted with the
 internal-token dependency attached ("all routes authenticated by default");
 `internal` routers accept only signed service tokens; a route that must be
 open, like the health checks, is declared here and nowhere else.
+
+Every response of a backend names the replica that answered and the policy
+version it enforces (`X-Anxin-Instance`, `X-Anxin-Policy-Version`), and so
+does `/readyz`: the gateway keeps the last sighting of each replica (it never
+passes these headers on to clients).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +30,7 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anxin_shared.auth import InternalAuth, internal_verifier
 from anxin_shared.db import Database
@@ -38,6 +46,62 @@ from anxin_shared.telemetry import Metrics, instrument
 from anxin_shared.tokens import TokenSigner, service_signer
 
 logger = logging.getLogger("anxin.app")
+
+INSTANCE_HEADER = "x-anxin-instance"
+POLICY_VERSION_HEADER = "x-anxin-policy-version"
+
+
+def instance_id() -> str:
+    """This process as a replica: host name (the pod's, in Kubernetes) and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# Sync endpoints run on anyio's 40 worker threads, and a request holding SQLite's write
+# lock needs a free thread to finish (FastAPI validates the response and the session
+# commits there). Unbounded, 40 waiting requests took every thread and the lock holder
+# never finished: the service locked up for minutes. At most this many requests are
+# admitted at once; the rest wait on the event loop, where waiting costs no thread.
+MAX_IN_FLIGHT = 32
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class InFlightLimit:
+    """ASGI middleware: at most `limit` HTTP requests of this process are being served."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_IN_FLIGHT) -> None:
+        self.app = app
+        self._slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        async with self._slots:
+            await self.app(scope, receive, send)
+
+
+class ReplicaHeaders:
+    """ASGI middleware: each HTTP response names this replica and its policy version."""
+
+    def __init__(self, app: ASGIApp, runtime: ServiceRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers.append((INSTANCE_HEADER.encode(), instance_id().encode()))
+                version = self.runtime.policy.version or "none"
+                headers.append((POLICY_VERSION_HEADER.encode(), version.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 @dataclass
@@ -179,6 +243,7 @@ def add_health_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
         body = {
             "status": "ready" if ready else "not-ready",
             "service": runtime.name,
+            "instance": instance_id(),
             "database": "ok" if database_ok else "unreachable",
             "policy_version": runtime.policy.version,
             "policy_error": runtime.policy.last_error,
@@ -218,6 +283,8 @@ def create_service_app(
         app.include_router(router, dependencies=[Depends(current_principal)])
     for router in internal:
         app.include_router(router)
+    app.add_middleware(ReplicaHeaders, runtime=runtime)
+    app.add_middleware(InFlightLimit)
     instrument(app, f"anxin-{settings.service}", settings.otel_exporter, runtime.database.engine)
     return app
 

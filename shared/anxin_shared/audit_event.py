@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anxin_shared.context import current_request_id, current_trace_id
+from anxin_shared.context import current_received, current_request_id, current_trace_id
 from anxin_shared.policy import Decision
 from anxin_shared.principal import Principal
 
@@ -71,7 +71,15 @@ def decision_event(
     call_session: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """An audit event (as a JSON-ready dict) for a decision taken by `producer`."""
+    """An audit event (as a JSON-ready dict) for a decision taken by `producer`.
+
+    Inside a request, `method` and `path` default to the request as this process
+    received it (raw path, no query), so a service's event names the path it served.
+    """
+    received = current_received()
+    if received is not None:
+        extra.setdefault("method", received[0])
+        extra.setdefault("path", received[1])
     event = AuditEvent(
         event_id=uuid.uuid4().hex,
         occurred_at=datetime.now(UTC),

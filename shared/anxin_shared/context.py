@@ -1,4 +1,4 @@
-"""Per-request context: the request id and the current trace id."""
+"""Per-request context: the request id, the path the request arrived on, the trace id."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from contextvars import ContextVar
 from opentelemetry import trace
 
 request_id_var: ContextVar[str | None] = ContextVar("anxin_request_id", default=None)
+# (method, raw path) of the request being handled, as this process received it.
+received_var: ContextVar[tuple[str, str] | None] = ContextVar("anxin_received", default=None)
 
 
 def new_request_id() -> str:
@@ -18,6 +20,11 @@ def new_request_id() -> str:
 def current_request_id() -> str:
     """The request id of the request being handled, or a new one outside a request."""
     return request_id_var.get() or new_request_id()
+
+
+def current_received() -> tuple[str, str] | None:
+    """(method, raw path) of the request being handled, as received; None outside a request."""
+    return received_var.get()
 
 
 def current_trace_id() -> str | None:

@@ -99,6 +99,9 @@ DELIVERY_ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("identity", "/internal/v1/consent-events"),
         ("profile", "/internal/v1/consent-events"),
     ),
+    # A fraud signal on a customer's account (watchlist hit, lockout, spoofed ANI):
+    # profile sends the customer one fraud alert per event.
+    "identity.fraud_signal": (("profile", "/internal/v1/fraud-signals"),),
 }
 
 

@@ -260,6 +260,7 @@ class PolicyState:
         self.views_cache: dict[tuple[str, str, str], dict[str, str]] = {}
         self._grants: list[tuple[str, str, str]] | None = None
         self._homes: dict[str, str] | None = None
+        self._agreements: dict[str, Validity | None] | None = None
 
     def grants(self) -> list[tuple[str, str, str]]:
         """(subject, role, subsidiary) for every grant to a subject that is not a role."""
@@ -280,6 +281,25 @@ class PolicyState:
                 homes.setdefault(sub, "group" if dom == "*" else dom)
             self._homes = homes
         return self._homes.get(subject)
+
+    def agreement_windows(self) -> dict[str, Validity | None]:
+        """Subjects who work only under a confidentiality agreement, and its window.
+
+        A subject granted a role the catalogue lists in `agreement_roles` needs an
+        entry in `agreements`; with none (None here) every decision for it is denied.
+        """
+        if self._agreements is None:
+            roles = set(self.catalogue.get("agreement_roles") or ())
+            entries = self.catalogue.get("agreements") or {}
+            windows: dict[str, Validity | None] = {}
+            for sub, role, _dom in self.grants():
+                if role in roles:
+                    entry = entries.get(sub)
+                    windows[sub] = (
+                        Validity(entry["valid_from"], entry["valid_until"]) if entry else None
+                    )
+            self._agreements = windows
+        return self._agreements
 
     @property
     def enforcer(self) -> casbin.Enforcer:
@@ -363,6 +383,7 @@ def build_state(source: Mapping[str, str], *, stock: bool = False) -> PolicyStat
         raise PolicyLoadError(f"policy does not load: {type(exc).__name__}: {exc}") from exc
     if not isinstance(catalogue, dict):
         raise PolicyLoadError("catalogue.yaml: not a mapping")
+    _check_agreements(catalogue)
     return PolicyState(
         version=policy_version(source),
         fields={str(k): {str(a): str(b) for a, b in v.items()} for k, v in fields.items()},
@@ -371,6 +392,24 @@ def build_state(source: Mapping[str, str], *, stock: bool = False) -> PolicyStat
         fast=fast,
         enforcer=enforcer,
     )
+
+
+def _check_agreements(catalogue: dict[str, Any]) -> None:
+    """Each agreement needs a reference and a window of dates; anything else refuses the load."""
+    roles = catalogue.get("agreement_roles") or []
+    entries = catalogue.get("agreements") or {}
+    if not isinstance(roles, list) or not isinstance(entries, dict):
+        raise PolicyLoadError("catalogue.yaml: agreement_roles is a list, agreements a mapping")
+    for subject, entry in entries.items():
+        if not isinstance(entry, dict) or not entry.get("reference"):
+            raise PolicyLoadError(f"catalogue.yaml: agreement of {subject} needs a reference")
+        for key in ("valid_from", "valid_until"):
+            if not isinstance(entry.get(key), date):
+                raise PolicyLoadError(
+                    f"catalogue.yaml: agreement of {subject} needs {key} as a date (YYYY-MM-DD)"
+                )
+        if entry["valid_until"] < entry["valid_from"]:
+            raise PolicyLoadError(f"catalogue.yaml: agreement of {subject} ends before it starts")
 
 
 @dataclass
@@ -574,6 +613,12 @@ class PolicyEngine:
                         allowed, failed = False, fact
                         reasons.append(f"required fact not satisfied: {fact}")
                         break
+            agreements = state.agreement_windows()
+            if allowed and subject in agreements:
+                window = agreements[subject]
+                if window is None or not window.holds_at(now or self.clock()):
+                    allowed, failed = False, "agreement"
+                    reasons.append("no confidentiality agreement in force for this subject")
         elif rule and rule.endswith("deny"):
             failed = "policy"
             reasons.append(f"denied by rule: {rule}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,54 @@ class _Linter:
                 self.check_g(number, fields[:3], roles, subsidiaries)
         self.check_shadowed(p_rules, g_rules)
         self.check_roles(p_rules, g_rules, roles, catalogue_lines)
+        self.check_agreements(g_rules, catalogue, catalogue_lines)
+
+    def check_agreements(
+        self,
+        g_rules: list[_Rule],
+        catalogue: dict[str, Any],
+        catalogue_lines: dict[tuple[str, ...], int],
+    ) -> None:
+        """Subjects in agreement roles need an agreement; agreements need such a subject."""
+        agreement_roles = set(catalogue.get("agreement_roles") or ())
+        entries = catalogue.get("agreements") or {}
+        if not isinstance(entries, dict):
+            self.error("catalogue.yaml", 1, "agreement", "`agreements` must be a mapping")
+            return
+        bound = {rule.tokens[0]: rule.line for rule in g_rules if rule.tokens[1] in agreement_roles}
+        for subject, line in sorted(bound.items()):
+            if subject not in entries:
+                self.error(
+                    "policy.csv",
+                    line,
+                    "agreement-missing",
+                    f"{subject} holds an agreement role but has no agreement: every decision "
+                    "for it is denied",
+                )
+        for subject, entry in entries.items():
+            line = catalogue_lines.get(("agreements", str(subject)), 0)
+            if subject not in bound:
+                self.warning(
+                    "catalogue.yaml",
+                    line,
+                    "agreement-unused",
+                    f"agreement of {subject} names no subject holding an agreement role",
+                )
+            window = entry if isinstance(entry, dict) else {}
+            if not all(isinstance(window.get(key), date) for key in ("valid_from", "valid_until")):
+                self.error(
+                    "catalogue.yaml",
+                    line,
+                    "agreement",
+                    f"agreement of {subject} needs valid_from and valid_until dates",
+                )
+            elif window["valid_until"] < window["valid_from"]:
+                self.error(
+                    "catalogue.yaml",
+                    line,
+                    "agreement",
+                    f"agreement of {subject} ends before it starts",
+                )
 
     def check_p(
         self,

@@ -28,10 +28,11 @@ from opentelemetry.sdk.trace.export import (
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from anxin_shared.context import new_request_id, request_id_var
+from anxin_shared.context import new_request_id, received_var, request_id_var
 
 logger = logging.getLogger("anxin.telemetry")
 REQUEST_ID_HEADER = "x-request-id"
+MAX_RECORDED_PATH = 512
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 _configured = False
 
@@ -65,7 +66,8 @@ def inject_trace_headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 class RequestIdMiddleware:
-    """Give every request an id (kept from a trusted upstream, else new) and echo it."""
+    """Give every request an id (kept from a trusted upstream, else new) and echo it; note the
+    method and raw path it arrived with."""
 
     def __init__(self, app: ASGIApp, trust_incoming: bool = False) -> None:
         self.app = app
@@ -87,6 +89,9 @@ class RequestIdMiddleware:
         # Each request runs in its own task context, so the id is not reset: the
         # outermost error handler still sees it when it renders a problem.
         request_id_var.set(request_id)
+        # The path as this process received it (audit events record it: see audit_event.py).
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        received_var.set((scope["method"], raw_path.decode("latin-1")[:MAX_RECORDED_PATH]))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -8,10 +8,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.e2e.test_web_desk import browser, expect  # noqa: F401  (the Chromium fixture)
+from tests.e2e import test_web_desk as desk
+from tests.e2e.test_web_desk import expect
 from tests.support import RunningSuite
 
 pytestmark = pytest.mark.e2e
+# The desk's Chromium fixtures (one Playwright driver per module).
+playwright, browser = desk.playwright, desk.browser
 
 
 def test_docs_and_their_assets_come_from_the_gateway(running_suite: RunningSuite) -> None:
@@ -35,7 +38,7 @@ def test_docs_and_their_assets_come_from_the_gateway(running_suite: RunningSuite
 
 def test_docs_render_every_public_operation_in_chromium(
     running_suite: RunningSuite,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     origin = urlsplit(running_suite.gateway).netloc
     page = browser.new_page()

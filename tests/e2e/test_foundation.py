@@ -194,6 +194,9 @@ def test_policy_edit_changes_decisions_without_restart(running_suite: RunningSui
         ("GET", "http://127.0.0.1/api/v1/customers", 400),
         ("GET", "/api/v1/customers/C000001/", 404),
         ("GET", "/API/V1/customers", 404),
+        # Parameter pollution: a query parameter named twice.
+        ("GET", "/api/v1/customers?limit=1&limit=500", 400),
+        ("GET", "/api/v1/audit/events?occurred_from=&occurred_from=2026-01-01", 400),
     ],
 )
 def test_bad_paths_and_methods_are_problems(

@@ -13,14 +13,16 @@ import hmac
 import json
 import re
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from anxin_profile.demo_data import DemoCustomer, generate_customers
-from tests.support import RunningSuite
+from tests.support import REPO, RunningSuite
 
+PROOF_DIR = REPO / "var" / "proof"
 COLLECTED: dict[int, list[str]] = {}
 
 
@@ -34,10 +36,54 @@ def collect(suite: RunningSuite, response: httpx.Response) -> httpx.Response:
 
 
 def report(name: str, tried: int, accepted: list[Any]) -> str:
-    """Print and return the class line: "<class>: tried N, accepted M"."""
+    """Print and return the class line: "<class>: tried N, accepted M"; keep it for the
+    README's Proof table (var/proof/attacks.json, one row per class, the latest run wins)."""
     line = f"{name}: tried {tried}, accepted {len(accepted)}"
     print(line)
+    record_attack_class(name, tried, len(accepted))
     return line + ("" if not accepted else f"; first accepted: {accepted[:5]!r}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _update_proof(file: str, name: str, update: Callable[[dict[str, Any]], None]) -> None:
+    path = PROOF_DIR / file
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        data = {"name": name, "rows": []}
+    update(data)
+    data["generated_at"] = _now()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def record_attack_class(name: str, tried: int, accepted: int) -> None:
+    """Store one attack class's figures in var/proof/attacks.json (replacing its last row)."""
+
+    def update(data: dict[str, Any]) -> None:
+        rows = [r for r in data["rows"] if r.get("class") != name]
+        rows.append({"class": name, "tried": tried, "accepted": accepted, "at": _now()})
+        data["rows"] = rows
+
+    _update_proof("attacks.json", "attacks", update)
+
+
+def record_schemathesis(test: str, **figures: int) -> None:
+    """Store one bounded schemathesis run's figures in var/proof/schemathesis.json."""
+
+    def update(data: dict[str, Any]) -> None:
+        rows = [r for r in data["rows"] if r.get("test") != test]
+        rows.append({"test": test, **figures, "at": _now()})
+        data["rows"] = rows
+
+    _update_proof("schemathesis.json", "schemathesis", update)
 
 
 def b64(data: bytes) -> str:
@@ -57,14 +103,18 @@ def hmac_token(header: dict[str, Any], claims: dict[str, Any], secret: bytes) ->
 
 
 def raw_request(
-    suite: RunningSuite, method: str, target: str, headers: dict[str, str] | None = None
+    suite: RunningSuite,
+    method: str,
+    target: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
 ) -> httpx.Response:
     """Send a request target byte for byte (HTTP clients normalize dot segments)."""
     port = suite.suite.ports["gateway"]
     lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
@@ -118,3 +168,20 @@ def leaked_numbers(text: str, numbers: set[str]) -> set[str]:
     """Raw numbers appearing whole in `text`: a maximal alphanumeric run equal to one
     (so digit runs inside hex ids or longer tokens do not count)."""
     return numbers.intersection(_ALNUM_RUN.findall(text))
+
+
+def audit_events(suite: RunningSuite, token: str, **filters: str) -> Iterator[dict[str, Any]]:
+    """Every audit event the token's holder may read that matches `filters`, oldest first."""
+    after = 0
+    while True:
+        response = suite.client.get(
+            suite.gateway + "/api/v1/audit/events",
+            params={**filters, "limit": "500", "after_seq": str(after)},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        yield from (item["event"] for item in body["items"])
+        if body.get("next_after_seq") is None:
+            return
+        after = body["next_after_seq"]

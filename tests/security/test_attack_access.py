@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 from anxin_gateway.routes import ROUTES, RouteSpec
 from anxin_profile.demo_data import DemoCustomer, generate_customers
 from tests.security.support_attacks import (
+    audit_events,
     collect,
     raw_request,
     report,
@@ -38,6 +40,8 @@ PARAMS = {
     "alert_id": "A1",
     "inspection_id": "I1",
     "finding_id": "F1",
+    "campaign_id": "K1",
+    "purpose": "marketing",
 }
 EXTRAS: dict[str, Any] = {
     "subsidiary": "bank",
@@ -128,6 +132,8 @@ BOLA_ROUTES = (
     ("POST", "/api/v1/customers/{id}/notes"),
     ("POST", "/api/v1/customers/{id}/corrections"),
     ("POST", "/api/v1/customers/{id}/unmask"),
+    ("POST", "/api/v1/consent/records"),
+    ("POST", "/api/v1/consent/withdrawals"),
 )
 BOLA_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/customers/{id}": {"email": "bola@example.com"},
@@ -138,7 +144,32 @@ BOLA_BODIES: dict[str, dict[str, Any]] = {
         "reason": "bola probe",
     },
     "/api/v1/customers/{id}/unmask": {"fields": ["mobile"], "reason": "bola probe"},
+    "/api/v1/consent/records": {
+        "customer_id": "{id}",
+        "notice_key": "life-to-bank-cross-sell",
+        "notice_version": 1,
+        "category": "pi.contact.phone",
+        "recipient": "bank",
+        "channel": "app",
+        "evidence_ref": "bola-probe",
+    },
+    "/api/v1/consent/withdrawals": {
+        "customer_id": "{id}",
+        "purpose": "cross_sell",
+        "category": "pi.contact.phone",
+        "recipient": "bank",
+        "channel": "app",
+        "evidence_ref": "bola-probe",
+    },
 }
+
+
+def bola_body(template: str, customer_id: str) -> dict[str, Any] | None:
+    """The write body of a BOLA probe, naming `customer_id` where the body names a customer."""
+    body = BOLA_BODIES.get(template)
+    if body is None:
+        return None
+    return {k: v.format(id=customer_id) if isinstance(v, str) else v for k, v in body.items()}
 
 
 def test_bola_matrix(running_suite: RunningSuite) -> None:
@@ -163,7 +194,7 @@ def test_bola_matrix(running_suite: RunningSuite) -> None:
 
     def run(job: tuple[str, str, str, str, str]) -> tuple[tuple[str, ...], httpx.Response]:
         subject, method, template, customer_id, _ = job
-        body = BOLA_BODIES.get(template) if method != "GET" else None
+        body = bola_body(template, customer_id) if method != "GET" else None
         response = call(running_suite, method, template.format(id=customer_id), subject, json=body)
         return job, response
 
@@ -179,7 +210,7 @@ def test_bola_matrix(running_suite: RunningSuite) -> None:
     for key, response in missing.items():
         baseline[key] = shape(response, "C999998")
     for (subject, method, template, customer_id, kind), response in results:
-        label = f"{subject} {method} {template.format(id=customer_id)} ({kind})"
+        label = f"{subject} {method} {template.format(id=customer_id)} {customer_id} ({kind})"
         if template.startswith("/api/v1/audit/") and response.status_code == 200:
             # A scoped query, not an object read: only events of the caller's own subsidiary.
             own = subsidiary_of[subject]
@@ -272,43 +303,128 @@ def path_variants(path: str, port: int) -> dict[str, str]:
     return variants
 
 
+SUBJECT_BY_PREFIX = (
+    ("/api/v1/audit/alerts", "secadmin.wu"),
+    ("/api/v1/audit/", "auditor.zheng"),
+    ("/api/v1/consent/", "legal.qian"),
+    ("/api/v1/quality/", "steward.gu"),
+    ("/api/v1/shared/", "bank-crm-system"),
+    ("/api/v1/dial-references/", "telephony-platform"),
+    ("/api/v1/voiceprint-watchlist", "secadmin.wu"),
+)
+# One request per backend service whose own audit event is known to follow: once each
+# is in the trail, every earlier event of that service's outbox (oldest first) is too.
+SENTINELS = {
+    "profile": ("agent.li", "/api/v1/customers/C000002"),
+    "consent": ("legal.qian", "/api/v1/consent/notices"),
+    "audit": ("auditor.zheng", "/api/v1/audit/events?limit=1"),
+    "identity": ("supervisor.liu", f"/api/v1/calls/{PARAMS['session_id']}"),
+}
+
+
+def route_subject(path: str) -> str:
+    """A seeded subject the route is meant for, so a request that gets through is served."""
+    return next((s for prefix, s in SUBJECT_BY_PREFIX if path.startswith(prefix)), "supervisor.liu")
+
+
+def _send(
+    suite: RunningSuite, method: str, target: str, subject: str
+) -> tuple[int, str, str | None]:
+    """(status, body, request id) of one raw request; a dropped connection is a 400."""
+    headers = {"Authorization": f"Bearer {token(suite, subject)}"}
+    body = b""
+    if method in ("POST", "PUT", "PATCH"):
+        headers |= {"Content-Type": "application/json", "Content-Length": "2"}
+        body = b"{}"
+    try:
+        response = raw_request(suite, method, target, headers, body=body)
+    except (OSError, ValueError, IndexError):
+        return 400, "", None  # the server closed the connection: nothing was forwarded
+    collect(suite, response)
+    return response.status_code, response.text, response.headers.get("x-request-id")
+
+
+def _served_paths(suite: RunningSuite, since: str) -> dict[str, set[tuple[str, str]]]:
+    """request id -> {(method, path)} the backend services recorded serving since `since`,
+    once each sentinel service's event for a request sent now is in the trail."""
+    waiting: dict[str, str] = {}
+    for service, (subject, path) in SENTINELS.items():
+        response = call(suite, "GET", path, subject, keep=False)
+        waiting[service] = response.headers["x-request-id"]
+    auditor = token(suite, "auditor.zheng")
+    deadline = time.monotonic() + 60
+    while True:
+        served: dict[str, set[tuple[str, str]]] = {}
+        for event in audit_events(suite, auditor, occurred_from=since):
+            if event["producer"] != "gateway" and event.get("request_id"):
+                served.setdefault(event["request_id"], set()).add(
+                    (str(event.get("method")), str(event.get("path")))
+                )
+        if all(request_id in served for request_id in waiting.values()):
+            return served
+        assert time.monotonic() < deadline, f"sentinel events never arrived: {waiting}"
+        time.sleep(0.5)
+
+
 def test_path_variants_never_reach_a_service(running_suite: RunningSuite) -> None:
+    """Every variant is refused at the gateway, or served for exactly the authorized path:
+    the backend's own audit event (same request id) names the method and raw path the
+    service received; a refused variant has no backend event at all."""
     port = running_suite.suite.ports["gateway"]
-    auth = {"Authorization": f"Bearer {token(running_suite, 'supervisor.liu')}"}
-    accepted: list[str] = []
-    jobs = []
+    since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    jobs: list[tuple[str, str, str, str]] = []  # method, variant name, target, canonical
     for route in ROUTES:
         path = concrete(route)
         for name, target in path_variants(path, port).items():
-            jobs.append((route.method, name, target))
-
+            jobs.append((route.method, name, target, path))
     declared: dict[str, set[str]] = {}
     for route in ROUTES:
         declared.setdefault(concrete(route), set()).add(route.method)
     for path, methods in declared.items():
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"):
             if method not in methods:
-                jobs.append((method, "unlisted method", path))
+                jobs.append((method, "unlisted method", path, path))
+    # Controls: each GET route's canonical path, to prove the echo is observed at all.
+    controls = [("GET", "control", concrete(r), concrete(r)) for r in ROUTES if r.method == "GET"]
 
-    def run(job: tuple[str, str, str]) -> tuple[tuple[str, str, str], int, str]:
-        method, _, target = job
-        headers = dict(auth)
-        if method in ("POST", "PUT", "PATCH"):
-            headers |= {"Content-Type": "application/json", "Content-Length": "2"}
-        try:
-            response = raw_request(running_suite, method, target, headers)
-        except (OSError, ValueError, IndexError):
-            return job, 400, ""  # the server closed the connection: nothing was forwarded
-        collect(running_suite, response)
-        return job, response.status_code, response.text
+    def run(job: tuple[str, str, str, str]) -> tuple[int, str, str | None]:
+        return _send(running_suite, job[0], job[2], route_subject(job[3]))
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(run, jobs))
-    for (method, name, target), status, text in results:
-        if name == "unlisted method" and status != 405:
-            accepted.append(f"{method} {target} (unlisted method) -> {status}")
-        elif status not in (400, 404, 405):
-            accepted.append(f"{method} {target!r} ({name}) -> {status} {text[:120]}")
+        control_results = list(pool.map(run, controls))
+    served = _served_paths(running_suite, since)
+
+    accepted: list[str] = []
+    for (method, name, target, canonical), (status, text, request_id) in zip(
+        jobs, results, strict=True
+    ):
+        echo = served.get(request_id or "", set())
+        if name == "unlisted method":
+            if status != 405 or echo:
+                accepted.append(f"{method} {target} (unlisted method) -> {status}, served {echo}")
+        elif status in (400, 404, 405):
+            if echo:
+                accepted.append(f"{method} {target!r} ({name}) refused but served {echo}")
+        elif not echo or echo != {(method, canonical)}:
+            accepted.append(
+                f"{method} {target!r} ({name}) -> {status}, served {echo or 'unseen'} {text[:120]}"
+            )
+    unobserved: list[str] = []
+    for (method, _, _, canonical), (status, _, request_id) in zip(
+        controls, control_results, strict=True
+    ):
+        echo = served.get(request_id or "", set())
+        if not echo:
+            unobserved.append(f"{canonical} ({status})")
+        assert not echo or echo == {(method, canonical)}, (canonical, status, echo)
+    echoed = len(controls) - len(unobserved)
+    print(
+        f"path variants: echo of the served path observed on {echoed} of {len(controls)} GET "
+        f"routes; no backend event for {unobserved}"
+    )
+    # The observation point works: most routes' services record the path they served.
+    assert echoed >= len(controls) // 2, (echoed, len(controls))
     line = report("path variants", len(jobs), accepted)
     assert accepted == [], line
 
@@ -377,6 +493,46 @@ def test_injected_identity_headers_change_nothing(running_suite: RunningSuite) -
             if got != base:
                 accepted.append(f"{subject} {method} {path} {headers} -> {got[0]} (was {base[0]})")
     line = report("injected headers", tried, accepted)
+    assert accepted == [], line
+
+
+# ---------------------------------------------------------------- direct calls
+
+
+def test_direct_calls_to_services_fail(running_suite: RunningSuite) -> None:
+    """Every public route, called at its service's own port (bypassing the gateway), with
+    no token, a user token, a client token, or identity headers set by hand: 401 or 403."""
+    suite = running_suite.suite
+    credentials: dict[str, dict[str, str]] = {
+        "no token": {},
+        "user token": {"authorization": f"Bearer {token(running_suite, 'supervisor.liu')}"},
+        "client token": {"authorization": f"Bearer {token(running_suite, 'life-claims-system')}"},
+        "identity headers": {
+            "X-User": "auditor.zheng",
+            "X-Roles": "internal_auditor,security_admin",
+            "X-Subsidiary": "group",
+            "X-Forwarded-For": "127.0.0.1",
+        },
+    }
+    jobs = [
+        (route, name, headers)
+        for route in ROUTES
+        if route.service != "gateway"
+        for name, headers in credentials.items()
+    ]
+
+    def run(job: tuple[RouteSpec, str, dict[str, str]]) -> tuple[str, int]:
+        route, name, headers = job
+        url = suite.url(route.service) + concrete(route)
+        body: dict[str, Any] | None = {} if route.method in ("POST", "PUT", "PATCH") else None
+        response = running_suite.client.request(route.method, url, headers=headers, json=body)
+        collect(running_suite, response)
+        return f"{route.method} {route.service}{concrete(route)} ({name})", response.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(run, jobs))
+    accepted = [f"{label} -> {status}" for label, status in results if status not in (401, 403)]
+    line = report("direct calls to services", len(jobs), accepted)
     assert accepted == [], line
 
 

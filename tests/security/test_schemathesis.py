@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests.security.support_attacks import record_schemathesis
 from tests.support import RunningSuite
 
 pytestmark = [
@@ -110,6 +111,13 @@ def test_gateway_openapi(running_suite: RunningSuite) -> None:
                 failures.append(f"{operation.method.upper()} {operation.path} [{mode}]: {exc}")
     line = f"schemathesis: {operations} operations, {cases} cases, {len(failures)} failures"
     print(line)
+    record_schemathesis(
+        "stateless",
+        operations=operations,
+        cases=cases,
+        failures=len(failures),
+        examples=EXAMPLES,
+    )
     assert operations > 50
     assert failures == [], line + "\n" + "\n\n".join(failures)
 
@@ -136,16 +144,23 @@ def test_gateway_openapi_stateful(running_suite: RunningSuite) -> None:
                 recorder=self.recorder,
             )
 
-    GatewayMachine.run(
-        settings=settings(
-            max_examples=STATEFUL_EXAMPLES,
-            stateful_step_count=6,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
+    failures = 1  # until the run completes (a failing scenario raises)
+    try:
+        GatewayMachine.run(
+            settings=settings(
+                max_examples=STATEFUL_EXAMPLES,
+                stateful_step_count=6,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+                database=None,
+            )
         )
-    )
+        failures = 0
+    finally:
+        record_schemathesis(
+            "stateful", steps=len(steps), failures=failures, examples=STATEFUL_EXAMPLES
+        )
     print(
         f"schemathesis stateful: {len(steps)} steps over {len(set(steps))} operations, 0 failures"
     )

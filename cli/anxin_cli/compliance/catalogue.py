@@ -15,6 +15,7 @@ CHECK_KINDS = {
     "chain_verify",
     "alert_probe",
     "policy",
+    "agreements",
     "endpoint",
 }
 FIGURE_KINDS = {"decisions", "denials", "unmasks", "alerts", "findings", "quality"}

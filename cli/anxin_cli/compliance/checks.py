@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -81,6 +81,53 @@ def _audited(ctx: CheckContext, response: httpx.Response) -> list[dict[str, Any]
 
 def _result(check: dict[str, Any], status: str, detail: str, **kw: Any) -> CheckResult:
     return CheckResult(check["kind"], str(check.get("name", check["kind"])), status, detail, **kw)
+
+
+def check_agreements(check: dict[str, Any], ctx: CheckContext) -> CheckResult:
+    """Every subject in an agreement role has one in force, and is refused once it lapses."""
+    state = ctx.engine.state
+    windows = state.agreement_windows()
+    if not windows:
+        return _result(check, NOT_EVIDENCED, "no subject holds an agreement role")
+    now = datetime.now(UTC)
+    evidence: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for subject, window in sorted(windows.items()):
+        home = state.home_subsidiary(subject) or "-"
+        request = (home, check["resource"], check["action"], check.get("level", "L0"))
+        if window is None or not window.holds_at(now):
+            problems.append(f"{subject} has no agreement in force")
+            continue
+        assert isinstance(window.valid_until, date)
+        lapsed = datetime.combine(window.valid_until, datetime.min.time(), UTC) + timedelta(days=1)
+        after = ctx.engine.decide(subject, *request, now=lapsed)
+        evidence.append(
+            {
+                "policy_version": after.policy_version,
+                "subject": subject,
+                "agreement": f"{window.valid_from} to {window.valid_until}",
+                "decision_after_lapse": "allow" if after.allowed else "deny",
+                "failed_fact": after.failed_fact,
+            }
+        )
+        if after.allowed or after.failed_fact != "agreement":
+            problems.append(f"{subject} is still allowed after the agreement lapses")
+    if problems:
+        return _result(check, FAIL, "; ".join(problems), evidence=evidence)
+    if ctx.live_policy_version != state.version:
+        return _result(
+            check,
+            NOT_EVIDENCED,
+            f"the policy evaluated ({state.version}) is not the one in force "
+            f"({ctx.live_policy_version})",
+            evidence=evidence,
+        )
+    return _result(
+        check,
+        PASS,
+        f"{len(evidence)} subject(s) under agreements in force; each refused once it lapses",
+        evidence=evidence,
+    )
 
 
 def check_policy(check: dict[str, Any], ctx: CheckContext) -> CheckResult:
@@ -439,6 +486,7 @@ def check_endpoint(check: dict[str, Any], ctx: CheckContext) -> CheckResult:
 
 CHECKS: dict[str, Callable[[dict[str, Any], CheckContext], CheckResult]] = {
     "policy": check_policy,
+    "agreements": check_agreements,
     "probe": check_probe,
     "masked_listing": check_masked_listing,
     "consent_withdrawal": check_consent_withdrawal,
@@ -450,6 +498,6 @@ CHECKS: dict[str, Callable[[dict[str, Any], CheckContext], CheckResult]] = {
 
 def run_check(check: dict[str, Any], ctx: CheckContext) -> CheckResult:
     """Run one check; a live check without a gateway is not evidenced."""
-    if check["kind"] != "policy" and ctx.api is None:
+    if check["kind"] not in ("policy", "agreements") and ctx.api is None:
         return _result(check, NOT_EVIDENCED, "no running suite to check against")
     return CHECKS[check["kind"]](check, ctx)

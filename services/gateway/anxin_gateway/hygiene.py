@@ -4,12 +4,15 @@ A path is refused with 400 unless it is plain ASCII from a small alphabet and
 free of dot segments, empty segments (`//`), parameters (`;`), backslashes and
 percent-escapes: our API needs none of them, and each is a known way to make
 the authorized path differ from the forwarded one. The raw bytes are checked,
-not the decoded path. Oversized headers are refused with 431.
+not the decoded path. A query that names a parameter twice is refused with 400
+too (no route takes a list in its query, and which copy a service reads is
+parameter pollution). Oversized headers are refused with 431.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,6 +34,16 @@ def path_problem(raw_path: bytes) -> str | None:
     return None
 
 
+def query_problem(query_string: bytes) -> str | None:
+    """Why this raw query is refused (a parameter named twice), or None."""
+    if not query_string:
+        return None
+    names = [name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)]
+    if len(names) != len(set(names)):
+        return "the query names a parameter more than once"
+    return None
+
+
 class HygieneMiddleware:
     """Refuse malformed paths (400) and oversized headers (431) before anything else."""
 
@@ -43,7 +56,7 @@ class HygieneMiddleware:
             await self.app(scope, receive, send)
             return
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-        problem = path_problem(raw_path)
+        problem = path_problem(raw_path) or query_problem(scope.get("query_string") or b"")
         if problem is not None:
             await self._refuse(scope, receive, send, 400, "bad-request", "Bad request", problem)
             return

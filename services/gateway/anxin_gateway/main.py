@@ -5,11 +5,15 @@ bearer token (401) → rate limit (429) → call session named by
 `X-Anxin-Call-Session`, resolved by identity (403 if not the agent's own open
 session, 503 if identity is down) → policy decision (403 with decision id;
 engine failure 503) → internal token → proxy → audit event durably stored →
-response. Any failure of a dependency ends in 503, never in an allow.
+response. Any failure of a dependency ends in 503, never in an allow. A refusal
+(401, 403, ...) is also answered only once its event is stored (503 if the trail
+is down); a 503's own event is written off the answer's path, and every write is
+bounded by the upstream timeout, so a hung database cannot hold a call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,16 +23,22 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 
-from anxin_gateway.audit import record_call
+from anxin_gateway.audit import AuditWriter, record_call
 from anxin_gateway.authn import Authenticator, catalogue_clients
 from anxin_gateway.callsessions import HEADER as CALL_SESSION_HEADER
 from anxin_gateway.callsessions import CallSessionResolver
 from anxin_gateway.dev import dev_router
 from anxin_gateway.hygiene import HygieneMiddleware
 from anxin_gateway.openapi import merged_openapi
-from anxin_gateway.proxy import forward, forward_headers, response_headers
+from anxin_gateway.policy_api import PolicyApi
+from anxin_gateway.proxy import (
+    MAX_IN_FLIGHT_PER_SERVICE,
+    Bulkhead,
+    forward,
+    forward_headers,
+    response_headers,
+)
 from anxin_gateway.ratelimit import RateLimiter
 from anxin_gateway.routes import RouteMatch, RouteTable
 from anxin_gateway.settings import GatewaySettings
@@ -45,6 +55,7 @@ from anxin_shared.errors import (
 from anxin_shared.keys import ensure_dev_keys
 from anxin_shared.policy import Decision
 from anxin_shared.principal import ASSURANCE_LEVELS, Principal
+from anxin_shared.settings import SERVICES
 from anxin_shared.telemetry import instrument, trace_attributes
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -73,6 +84,11 @@ def create_app(
     authenticator = Authenticator(settings, runtime.policy)
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     call_sessions = CallSessionResolver()
+    audit_writer = AuditWriter(runtime.database)
+    bulkhead = Bulkhead(MAX_IN_FLIGHT_PER_SERVICE, settings.upstream_timeout_seconds)
+    policy_api = PolicyApi(
+        runtime, {peer: settings.peer_url(peer) for peer in SERVICES if peer != "gateway"}
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -104,25 +120,31 @@ def create_app(
         allowed: bool,
     ) -> None:
         try:
-            await record_call(
-                runtime.database,
-                principal,
-                decision,
-                resource=match.route.resource,
-                action=match.route.action,
-                method=request.method,
-                path=request.url.path,
-                status_code=status,
-                allowed=allowed,
+            # Bounded: a hung database fails the call closed instead of holding it.
+            await asyncio.wait_for(
+                record_call(
+                    audit_writer,
+                    principal,
+                    decision,
+                    resource=match.route.resource,
+                    action=match.route.action,
+                    method=request.method,
+                    path=request.url.path,
+                    status_code=status,
+                    allowed=allowed,
+                ),
+                settings.upstream_timeout_seconds,
             )
         except Exception as exc:
             runtime.metrics.fail_closed.add(1, {"dependency": "audit-outbox"})
             raise DependencyUnavailable("the audit trail is unavailable") from exc
 
-    async def local(match: RouteMatch) -> Response:
-        if match.route.resource == "policy.version":
-            return JSONResponse({"policy_version": runtime.policy.version})
-        raise DependencyUnavailable("no local handler for this route")
+    # Events of 503 answers are written off the answer's path (kept here until done).
+    unawaited: set[asyncio.Task[None]] = set()
+
+    async def audit_quietly(*args: Any) -> None:
+        with contextlib.suppress(DependencyUnavailable):
+            await audit(*args)
 
     @app.api_route("/api/v1/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
     async def gateway(request: Request, rest: str) -> Response:
@@ -163,7 +185,7 @@ def create_app(
                 raise Forbidden("; ".join(decision.reasons), decision_id=decision.decision_id)
             principal = replace(principal, decision_id=decision.decision_id)
             if route.service == "gateway":
-                response = await local(match)
+                response = await policy_api.handle(match, body)
             else:
                 assert runtime.signer is not None and runtime.http is not None
                 token = runtime.signer.mint(
@@ -172,15 +194,17 @@ def create_app(
                     settings.internal_token_lifetime_seconds,
                     **principal.internal_claims(),
                 )
-                upstream = await forward(
-                    runtime.http,
-                    settings.peer_url(route.service),
-                    request.method,
-                    raw_path,
-                    request.url.query,
-                    forward_headers(list(request.headers.items()), token, current_request_id()),
-                    body,
-                )
+                async with bulkhead.slot(route.service):
+                    upstream = await forward(
+                        runtime.http,
+                        settings.peer_url(route.service),
+                        request.method,
+                        raw_path,
+                        request.url.query,
+                        forward_headers(list(request.headers.items()), token, current_request_id()),
+                        body,
+                    )
+                policy_api.replicas.saw(route.service, upstream.headers)
                 if upstream.status_code >= 500:
                     raise DependencyUnavailable("the service behind this route failed")
                 response = Response(
@@ -189,8 +213,16 @@ def create_app(
         except AnxinError as error:
             if isinstance(error, DependencyUnavailable):
                 runtime.metrics.fail_closed.add(1, {"route": route.path})
-            with contextlib.suppress(DependencyUnavailable):
-                await audit(principal, decision, match, request, error.status, False)
+                # A 503 discloses nothing and must not wait on a trail that may be down too.
+                task = asyncio.create_task(
+                    audit_quietly(principal, decision, match, request, error.status, False)
+                )
+                unawaited.add(task)
+                task.add_done_callback(unawaited.discard)
+                raise
+            # Any other refusal (401, 403, ...) is answered only once its event is stored;
+            # if the trail is down, this raises 503 instead: nothing acknowledged is lost.
+            await audit(principal, decision, match, request, error.status, False)
             raise
         await audit(
             principal, decision, match, request, response.status_code, response.status_code < 400

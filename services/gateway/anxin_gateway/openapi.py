@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from anxin_gateway.policy_api import openapi_operation
 from anxin_gateway.routes import ROUTES, RouteSpec
 
 SNAPSHOT_DIR = Path(__file__).parent / "openapi"
@@ -51,23 +52,7 @@ def _load_snapshot(service: str) -> dict[str, Any]:
 
 
 def _gateway_operation(route: RouteSpec) -> dict[str, Any]:
-    return {
-        "summary": route.summary,
-        "responses": {
-            "200": {
-                "description": "The policy version in force",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["policy_version"],
-                            "properties": {"policy_version": {"type": "string"}},
-                        }
-                    }
-                },
-            }
-        },
-    }
+    return openapi_operation(route.resource, route.summary)
 
 
 @lru_cache(maxsize=1)

@@ -5,9 +5,19 @@ client sets (`X-User*`, `X-Roles`, `X-Subsidiary`, `Forwarded`,
 `X-Forwarded-*`, method overrides) never do. The path forwarded is the path
 that was authorized, byte for byte; the service learns who is calling only
 from the internal token.
+
+A bulkhead keeps at most `MAX_IN_FLIGHT_PER_SERVICE` requests in flight to
+each service; the others wait their turn (within the upstream timeout, then
+503). A backend runs its handlers on 40 worker threads: driven past that with
+SQLite writes pending, it stalls until its 30 s lock timeout (found by
+`benchmarks/gateway.py`), so the gateway does not push a burst of 200 into it.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -20,6 +30,30 @@ FORWARDED_REQUEST_HEADERS = frozenset(
 RETURNED_RESPONSE_HEADERS = frozenset(
     {"content-type", "etag", "cache-control", "location", "retry-after", "allow"}
 )
+MAX_IN_FLIGHT_PER_SERVICE = 32
+
+
+class Bulkhead:
+    """At most `limit` requests in flight to each service; the rest wait, up to `timeout`."""
+
+    def __init__(self, limit: int, timeout: float) -> None:
+        self.limit = limit
+        self.timeout = timeout
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    @asynccontextmanager
+    async def slot(self, service: str) -> AsyncIterator[None]:
+        """Hold one of `service`'s slots; 503 when none frees up in time."""
+        semaphore = self._slots.setdefault(service, asyncio.Semaphore(self.limit))
+        try:
+            async with asyncio.timeout(self.timeout):
+                await semaphore.acquire()
+        except TimeoutError as exc:
+            raise DependencyUnavailable("the service behind this route is saturated") from exc
+        try:
+            yield
+        finally:
+            semaphore.release()
 
 
 def forward_headers(

@@ -12,6 +12,10 @@ from fastapi import FastAPI
 from anxin_profile.clock import Clock
 from anxin_profile.customers.router import router as customers_router
 from anxin_profile.outbound.router import router as outbound_router
+from anxin_profile.outreach import dispatch as outreach
+from anxin_profile.outreach.internal_router import router as fraud_signals_router
+from anxin_profile.outreach.router import router as outreach_router
+from anxin_profile.outreach.seed import seed_templates
 from anxin_profile.portrait.router import router as portrait_router
 from anxin_profile.quality import service as quality
 from anxin_profile.quality.router import router as quality_router
@@ -56,6 +60,7 @@ def create_app(
                 with runtime.database.session() as session:
                     seed_customers(session)
                     seed_bad_records(session)
+                    seed_templates(session, clock.now())
 
             await asyncio.to_thread(seed)
         if settings.quality_enforcement_interval_seconds > 0:
@@ -64,7 +69,12 @@ def create_app(
                     enforce_deadlines(runtime, clock, settings.quality_enforcement_interval_seconds)
                 )
             )
+        if settings.outreach_dispatch_interval_seconds > 0:
+            runtime.tasks.append(
+                asyncio.create_task(outreach.run_dispatcher(runtime, clock, settings))
+            )
 
+    options.setdefault("relay_sender_factory", outreach.relay_sender(settings))
     app = create_service_app(
         settings,
         title="Anxin profile",
@@ -76,8 +86,9 @@ def create_app(
             outbound_router,
             quality_router,
             sharing_router,
+            outreach_router,
         ],
-        internal=[verification_router, consent_events_router],
+        internal=[verification_router, consent_events_router, fraud_signals_router],
         on_start=on_start,
         **options,
     )

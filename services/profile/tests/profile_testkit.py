@@ -35,11 +35,15 @@ def _ok(_: httpx.Request) -> httpx.Response:
 
 @contextmanager
 def profile_app(
-    tmp: Path, clock: Clock | None = None, peer: Handler | None = None
+    tmp: Path, clock: Clock | None = None, peer: Handler | None = None, **overrides: Any
 ) -> Iterator[TestClient]:
-    """The profile app with its own database, an optional movable clock and peer double."""
+    """The profile app with its own database, an optional movable clock, peer double, settings."""
     settings = ProfileSettings(
-        env="dev", var_dir=tmp, policies_dir=POLICIES, quality_enforcement_interval_seconds=0
+        env="dev",
+        var_dir=tmp,
+        policies_dir=POLICIES,
+        quality_enforcement_interval_seconds=0,
+        **overrides,
     )
     transport = httpx.MockTransport(peer or _ok)
     app = create_app(settings, clock=clock or Clock(), http_transport=transport)

@@ -38,14 +38,17 @@ async def grant_consent(
 
 
 @router.post("/withdrawals", response_model=ConsentRecordChange, status_code=201)
-def withdraw_consent(
+async def withdraw_consent(
     body: ConsentWithdrawalCreate,
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> ConsentRecordChange:
     """Withdraw the consent that holds for one scope; effective when this call returns."""
-    return service.withdraw(session, runtime.policy, principal, body)
+    subsidiary = await customer_subsidiary(runtime.peers, body.customer_id)
+    return await run_in_threadpool(
+        service.withdraw, session, runtime.policy, principal, body, subsidiary
+    )
 
 
 @router.get("/customers/{customer_id}/consents", response_model=ConsentStatePage)

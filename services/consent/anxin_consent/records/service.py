@@ -279,22 +279,35 @@ def _announce_withdrawal(session: Session, granted: ConsentRecord, at: datetime)
 
 
 def withdraw(
-    session: Session, policy: PolicyEngine, principal: Principal, body: ConsentWithdrawalCreate
+    session: Session,
+    policy: PolicyEngine,
+    principal: Principal,
+    body: ConsentWithdrawalCreate,
+    customer_subsidiary: str | None,
 ) -> ConsentRecordChange:
-    """End the consent that holds for one scope, at once, and tell identity and profile."""
-    latest = repository.latest_for_scope(
-        session, body.customer_id, body.purpose, body.category, body.recipient
-    )
+    """End the consent that holds for one scope, at once, and tell identity and profile.
+
+    The decision is taken in the customer's subsidiary (as the profile service knows it)
+    before anything about the scope is read, so a caller outside that subsidiary learns
+    neither whether the customer exists nor whether a consent holds: the same 403.
+    """
     record_id = new_record_id()
+    facts = {
+        "customer_exists": customer_subsidiary is not None,
+        **channel_facts(principal, body.customer_id, body.channel),
+    }
     decision = _authorize(
         session,
         policy,
         principal,
         "withdraw",
         body.customer_id,
-        latest.customer_subsidiary if latest else None,
-        channel_facts(principal, body.customer_id, body.channel),
+        customer_subsidiary,
+        facts,
         record_id,
+    )
+    latest = repository.latest_for_scope(
+        session, body.customer_id, body.purpose, body.category, body.recipient
     )
     now = utcnow()
     if latest is None or latest.action != "grant":

@@ -51,6 +51,7 @@ from anxin_shared.policy import Decision, PolicyEngine
 from anxin_shared.principal import ASSURANCE_LEVELS, Principal
 
 RESOURCE = "call.session"
+FRAUD_SIGNAL_TOPIC = "identity.fraud_signal"
 NO_ACCESS = "no access to this call session"
 # Call-session operations are decided at L0: a level belongs to a verified session,
 # and opening or reading one comes before any verification.
@@ -265,6 +266,22 @@ def refresh_level(
     return evaluation
 
 
+def report_fraud_signal(
+    session: Session, customer_id: str, signal: str, call_session_id: str | None
+) -> None:
+    """Tell profile (by the outbox) to alert the customer: one event, one fraud alert."""
+    enqueue(
+        session,
+        FRAUD_SIGNAL_TOPIC,
+        {
+            "customer_id": customer_id,
+            "signal": signal,
+            "call_session": call_session_id,
+            "occurred_at": utcnow().isoformat(),
+        },
+    )
+
+
 # --------------------------------------------------------------------------- access
 
 
@@ -425,6 +442,11 @@ def record_factor(
             created_at=now,
         ),
     )
+    if not success and _lock_state(
+        session, call, repository.attempts_of_session(session, call.id), factor, policy, now
+    ):
+        # This failure locked the factor: later attempts are refused before they count.
+        report_fraud_signal(session, call.customer_id, "verification_lockout", call.id)
     evaluation = refresh_level(session, call, policy, now)
     return public_view(call, evaluation, now, decision)
 
@@ -526,6 +548,10 @@ def open_call_session(
         call.customer_id = candidates[0]
         call.link_source = "ani" if candidates[0] in by_ani else "device"
     _record_frictionless(session, call, now)
+    if create.attestation == "C":
+        # An unattested call from a customer's registered number: the number may be spoofed.
+        for customer_id in by_ani:
+            report_fraud_signal(session, customer_id, "spoofed_ani", session_id)
     evaluation = refresh_level(session, call, assurance, now)
     return public_view(call, evaluation, now, decision)
 

@@ -332,6 +332,7 @@ async def verify(
     detail: dict[str, Any] = {"score": round(score, 4), "watchlist_hit": hit}
     if hit and entry is not None:
         detail["watchlist_entry"] = entry.id
+        calls.report_fraud_signal(session, call.customer_id, "voiceprint_watchlist", call.id)
         _audit(
             session,
             principal,

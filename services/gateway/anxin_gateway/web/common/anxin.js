@@ -60,20 +60,24 @@ export class ApiError extends Error {
   }
 }
 
-async function send(method, path, { body, callSession, auth = true } = {}) {
+// `bearer` overrides the signed-in token for one request (the dev telephony simulator);
+// a FormData body goes as multipart (the browser sets its boundary), anything else as JSON.
+async function send(method, path, { body, callSession, auth = true, bearer } = {}) {
   const headers = { Accept: "application/json" };
   if (auth) {
-    if (token === null) throw new ApiError(401, { title: t("err.signin") });
-    headers.Authorization = `Bearer ${token}`;
+    const credential = bearer ?? token;
+    if (credential === null) throw new ApiError(401, { title: t("err.signin") });
+    headers.Authorization = `Bearer ${credential}`;
   }
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const multipart = body instanceof FormData;
+  if (body !== undefined && !multipart) headers["Content-Type"] = "application/json";
   if (callSession) headers["X-Anxin-Call-Session"] = callSession;
   let response;
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || multipart ? body : JSON.stringify(body),
       cache: "no-store",
       credentials: "omit",
       referrerPolicy: "no-referrer",
@@ -106,9 +110,19 @@ export async function devSubjects() {
   }
 }
 
-export async function signInAs(subject) {
+async function devToken(subject) {
   const data = await send("POST", "/dev/token", { body: { subject }, auth: false });
-  token = data.access_token;
+  return data.access_token;
+}
+
+export async function signInAs(subject) {
+  token = await devToken(subject);
+}
+
+// A dev client's token for one call, never kept (the dev telephony simulator acts as
+// the telephony platform with it); the gateway's dev issuer exists only in dev.
+export async function asDevClient(subject, call) {
+  return call(await devToken(subject));
 }
 
 export function signInWithToken(pasted) {
@@ -162,6 +176,30 @@ export function showError(region, error) {
   }
   region.hidden = false;
   region.focus();
+}
+
+// Accessible tabs: `[role=tablist]` buttons with aria-controls; arrow keys move between them.
+export function setupTabs(list, onSelect = () => {}) {
+  const tabs = Array.from(list.querySelectorAll("[role=tab]"));
+  const select = (chosen, focus = false) => {
+    for (const tab of tabs) {
+      const on = tab === chosen;
+      tab.setAttribute("aria-selected", String(on));
+      tab.tabIndex = on ? 0 : -1;
+      document.getElementById(tab.getAttribute("aria-controls")).hidden = !on;
+    }
+    if (focus) chosen.focus();
+    onSelect(chosen);
+  };
+  for (const [index, tab] of tabs.entries()) {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (step) select(tabs[(index + step + tabs.length) % tabs.length], true);
+    });
+  }
+  select(tabs.find((tab) => tab.getAttribute("aria-selected") === "true") || tabs[0]);
+  return (id) => select(tabs.find((tab) => tab.getAttribute("aria-controls") === id));
 }
 
 export function el(tag, attrs = {}, ...children) {

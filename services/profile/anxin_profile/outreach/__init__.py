@@ -1,0 +1,1 @@
+"""Customer security education and fraud alerts: templates, campaigns, opt-outs, delivery."""
