@@ -23,6 +23,7 @@ help:
 	@echo "make faults       fault injection under load (~3 min; ~6 min with PostgreSQL, run"
 	@echo "                  when ANXIN_TEST_POSTGRES_URL is set): writes var/proof/faults.json"
 	@echo "make proof        rewrite README.md's Proof table from var/proof/*.json (RUN=1: run all first)"
+	@echo "make audit-deps   pip-audit of every locked dependency (needs PyPI's JSON API or OSV)"
 
 $(STAMP): $(MANIFESTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -91,6 +92,16 @@ faults: $(STAMP)
 .PHONY: proof
 proof: $(STAMP)
 	$(BIN)/python scripts/proof.py $(if $(RUN),--run)
+
+# Known vulnerabilities in the locked dependencies. --strict: a package that could not be
+# checked fails the run, so an unreachable vulnerability service never reads as "0 found".
+.PHONY: audit-deps
+audit-deps: $(STAMP)
+	@mkdir -p var
+	$(BIN)/uv pip install --python $(BIN)/python --quiet pip-audit
+	$(BIN)/uv export --all-packages --no-hashes --no-emit-workspace --format requirements-txt \
+		--output-file var/requirements-audit.txt --quiet
+	$(BIN)/pip-audit --strict --no-deps --disable-pip -r var/requirements-audit.txt
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .mypy_cache
