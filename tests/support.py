@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,6 +22,7 @@ from anxin_cli.suite import Suite
 from anxin_shared.settings import SERVICES
 
 REPO = Path(__file__).resolve().parent.parent
+CALL_SESSION_HEADER = "X-Anxin-Call-Session"
 POSTGRES_URL = os.environ.get("ANXIN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
 
@@ -77,6 +80,7 @@ class RunningSuite:
     backend: str
     policies_dir: Path
     client: httpx.Client
+    _tokens: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def gateway(self) -> str:
@@ -88,6 +92,31 @@ class RunningSuite:
         response = self.client.post(f"{self.gateway}/dev/token", json={"subject": subject})
         response.raise_for_status()
         return str(response.json()["access_token"])
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        subject: str | None = None,
+        session: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One call through the gateway as `subject` (a cached dev token), in call session
+        `session` when given, waiting out the per-client rate limit if it bites."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if subject:
+            if subject not in self._tokens:
+                self._tokens[subject] = self.token(subject)
+            headers["authorization"] = f"Bearer {self._tokens[subject]}"
+        if session is not None:
+            headers[CALL_SESSION_HEADER] = session
+        while True:
+            response = self.client.request(
+                method, f"{self.gateway}{path}", headers=headers, **kwargs
+            )
+            if response.status_code != 429:
+                return response
+            time.sleep(float(response.headers.get("retry-after", "1")))
 
     def get(self, path: str, subject: str | None = None, **kwargs: object) -> httpx.Response:
         """GET through the gateway, as `subject` when given."""

@@ -35,10 +35,7 @@ def call(
     session: str | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
-    headers = {"authorization": f"Bearer {suite.token(subject)}"}
-    if session is not None:
-        headers[HEADER] = session
-    return suite.client.request(method, f"{suite.gateway}{path}", headers=headers, **kwargs)
+    return suite.call(method, path, subject, session, **kwargs)
 
 
 def open_call(

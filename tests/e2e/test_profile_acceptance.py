@@ -37,7 +37,6 @@ RAW = {n for c in CUSTOMERS for n in (c.mobile, c.id_number, c.bank_account, c.p
 PLAIN_SHAPES = re.compile(
     r"(?<![0-9A-Za-z])(?:1[3-9][0-9]{9}|[0-9]{17}[0-9Xx]|[0-9]{16,19})(?![0-9A-Za-z])"
 )
-_TOKENS: dict[tuple[int, str], str] = {}
 
 
 def request(
@@ -48,18 +47,8 @@ def request(
     session: str | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
-    """One call through the gateway as `subject`, waiting out the rate limit if it bites."""
-    key = (id(suite), subject)
-    if key not in _TOKENS:
-        _TOKENS[key] = suite.token(subject)
-    headers = {"authorization": f"Bearer {_TOKENS[key]}"}
-    if session is not None:
-        headers[HEADER] = session
-    while True:
-        response = suite.client.request(method, f"{suite.gateway}{path}", headers=headers, **kwargs)
-        if response.status_code != 429:
-            return response
-        time.sleep(float(response.headers.get("retry-after", "1")))
+    """One call through the gateway as `subject` (rate limit waited out)."""
+    return suite.call(method, path, subject, session, **kwargs)
 
 
 def verified_call(

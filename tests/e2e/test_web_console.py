@@ -43,8 +43,7 @@ def call(
     suite: RunningSuite, method: str, path: str, subject: str, **kwargs: Any
 ) -> httpx.Response:
     """One call through the gateway as `subject`."""
-    headers = {"authorization": f"Bearer {suite.token(subject)}"}
-    return suite.client.request(method, f"{suite.gateway}{path}", headers=headers, **kwargs)
+    return suite.call(method, path, subject, **kwargs)
 
 
 def open_console(

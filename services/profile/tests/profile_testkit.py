@@ -19,7 +19,7 @@ from anxin_profile.settings import ProfileSettings
 from anxin_shared.keys import load_key, private_key_path
 from anxin_shared.outbox import OutboxEvent
 from anxin_shared.principal import Principal
-from anxin_shared.tokens import TokenSigner
+from anxin_shared.tokens import TokenSigner, service_issuer
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 DEMO = generate_customers()
@@ -64,6 +64,19 @@ def as_user(client: TestClient, **principal: Any) -> dict[str, str]:
     principal.setdefault("kind", "user")
     who = Principal(**principal)
     token = signer.mint(who.subject, "anxin-profile", 60, **who.internal_claims())
+    return {"authorization": f"Bearer {token}"}
+
+
+def as_service(client: TestClient, service: str = "identity") -> dict[str, str]:
+    """Headers of a peer service's own token (identity, consent, audit) for internal routes."""
+    signer = TokenSigner(
+        service_issuer(service),
+        load_key(private_key_path(client.keys, service)),  # type: ignore[attr-defined]
+        service,
+    )
+    token = signer.mint(
+        f"service:{service}", "anxin-profile", 30, kind="service", subsidiary="group"
+    )
     return {"authorization": f"Bearer {token}"}
 
 

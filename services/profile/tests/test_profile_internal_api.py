@@ -12,8 +12,7 @@ from anxin_profile.demo_data import demo_app_account, demo_device_id, generate_c
 from anxin_profile.main import create_app
 from anxin_profile.settings import ProfileSettings
 from anxin_profile.sharing.models import ConsentWithdrawal
-from anxin_shared.keys import load_key, private_key_path
-from anxin_shared.tokens import TokenSigner, service_issuer
+from services.profile.tests.profile_testkit import as_service
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 DEMO = generate_customers()
@@ -28,18 +27,6 @@ def api(tmp_path_factory: pytest.TempPathFactory):
         client.keys = tmp / "keys"  # type: ignore[attr-defined]
         client.runtime = app.state.runtime  # type: ignore[attr-defined]
         yield client
-
-
-def as_service(client: TestClient, service: str) -> dict[str, str]:
-    signer = TokenSigner(
-        service_issuer(service),
-        load_key(private_key_path(client.keys, service)),  # type: ignore[attr-defined]
-        service,
-    )
-    token = signer.mint(
-        f"service:{service}", "anxin-profile", 30, kind="service", subsidiary="group"
-    )
-    return {"authorization": f"Bearer {token}"}
 
 
 def test_registered_number_matches_in_any_notation(api: TestClient) -> None:

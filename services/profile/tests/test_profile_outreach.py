@@ -23,10 +23,9 @@ from anxin_profile.contacts.models import ContactPoint
 from anxin_profile.customers.models import Customer, Preference
 from anxin_profile.outreach.dispatch import dispatch_due
 from anxin_profile.outreach.quiet_hours import QuietHours
-from anxin_shared.keys import load_key, private_key_path
 from anxin_shared.messaging import read_sink
-from anxin_shared.tokens import TokenSigner, service_issuer
 from services.profile.tests.profile_testkit import (
+    as_service,
     as_user,
     audit_events,
     in_call,
@@ -74,18 +73,6 @@ def secadmin(client: TestClient) -> dict[str, str]:
 
 def steward(client: TestClient) -> dict[str, str]:
     return as_user(client, subject="steward.gu", subsidiary="group")
-
-
-def as_service(client: TestClient, service: str = "identity") -> dict[str, str]:
-    signer = TokenSigner(
-        service_issuer(service),
-        load_key(private_key_path(client.keys, service)),  # type: ignore[attr-defined]
-        service,
-    )
-    token = signer.mint(
-        f"service:{service}", "anxin-profile", 30, kind="service", subsidiary="group"
-    )
-    return {"authorization": f"Bearer {token}"}
 
 
 def dispatch(client: TestClient) -> int:
