@@ -100,7 +100,8 @@ audit-deps: $(STAMP)
 	@mkdir -p var
 	$(BIN)/uv pip install --python $(BIN)/python --quiet pip-audit
 	$(BIN)/uv export --all-packages --no-hashes --no-emit-workspace --format requirements-txt \
-		--output-file var/requirements-audit.txt --quiet
+		--quiet | sed -E 's|^file://[^ ]*/([A-Za-z0-9_]+)-([0-9][^-+]*)[^ ]*\.whl|\1==\2|' \
+		> var/requirements-audit.txt  # a wheel from a local file (torch) is audited by version
 	$(BIN)/pip-audit --strict --no-deps --disable-pip -r var/requirements-audit.txt
 
 clean:
