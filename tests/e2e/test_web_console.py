@@ -116,6 +116,11 @@ def test_security_admin_explains_a_denial_then_finds_it_in_the_audit_trail(
 
         page.click("#chain-verify")
         page.wait_for_selector("#chain-result.ok")
+        # Verified range by range to the head (the bar full), next to the last signed checkpoint.
+        assert page.eval_on_selector("#chain-bar", "bar => bar.value") == 1
+        cited = page.locator("#chain-checkpoint dd").nth(1).text_content()
+        listed = call(running_suite, "GET", "/api/v1/audit/checkpoints?limit=5", "secadmin.wu")
+        assert int(cited or "0") in {cp["seq"] for cp in listed.json()["items"]}
 
         # The denial reaches the trail through the outbox relays: search until it shows.
         page.fill("#f-decision-id", decision_id)

@@ -85,6 +85,7 @@ async def record_call(
     path: str,
     status_code: int,
     allowed: bool,
+    customer_ref: str | None = None,
 ) -> str:
     """Durably store the audit event of one gateway call; return its event id."""
     event = decision_event(
@@ -94,6 +95,7 @@ async def record_call(
         action=action,
         resource=resource,
         allowed=allowed,
+        customer_ref=customer_ref,
         method=method,
         path=path,
         status_code=status_code,

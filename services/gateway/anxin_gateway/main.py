@@ -118,6 +118,7 @@ def create_app(
         request: Request,
         status: int,
         allowed: bool,
+        customer_ref: str | None = None,
     ) -> None:
         try:
             # Bounded: a hung database fails the call closed instead of holding it.
@@ -132,6 +133,7 @@ def create_app(
                     path=request.url.path,
                     status_code=status,
                     allowed=allowed,
+                    customer_ref=customer_ref,
                 ),
                 settings.upstream_timeout_seconds,
             )
@@ -211,18 +213,23 @@ def create_app(
                     upstream.content, upstream.status_code, headers=response_headers(upstream)
                 )
         except AnxinError as error:
+            # Refused here, the call never reached the service that records the customer:
+            # this event names the customer, so "who accessed" lists the attempt.
+            customer_ref = match.params.get("customer_id")
             if isinstance(error, DependencyUnavailable):
                 runtime.metrics.fail_closed.add(1, {"route": route.path})
                 # A 503 discloses nothing and must not wait on a trail that may be down too.
                 task = asyncio.create_task(
-                    audit_quietly(principal, decision, match, request, error.status, False)
+                    audit_quietly(
+                        principal, decision, match, request, error.status, False, customer_ref
+                    )
                 )
                 unawaited.add(task)
                 task.add_done_callback(unawaited.discard)
                 raise
             # Any other refusal (401, 403, ...) is answered only once its event is stored;
             # if the trail is down, this raises 503 instead: nothing acknowledged is lost.
-            await audit(principal, decision, match, request, error.status, False)
+            await audit(principal, decision, match, request, error.status, False, customer_ref)
             raise
         await audit(
             principal, decision, match, request, response.status_code, response.status_code < 400

@@ -185,6 +185,7 @@ class AlertEvaluator:
             reads
             and human
             and customer
+            and record.allowed  # a refused attempt is not a read
             and record.resource in reads.resources
             and (event.get("assurance_level") or "L0") == "L0"
         ):
