@@ -158,6 +158,9 @@ def test_queries_filter_and_stay_inside_the_subsidiaries_policy_names(
     actors = {entry["actor"]: entry for entry in who.json()["actors"]}
     assert set(actors) == {"agent.li", "agent.wang"}
     assert actors["agent.li"]["accesses"] == 2 and actors["agent.li"]["denied"] == 1
+    for entry in actors.values():  # RFC 3339 with an offset, on SQLite as on PostgreSQL
+        for moment in (entry["first_at"], entry["last_at"]):
+            assert datetime.fromisoformat(moment.replace("Z", "+00:00")).tzinfo is not None
     scoped = api(
         running_suite, "GET", f"/api/v1/audit/customers/{customer}/accesses", "supervisor.liu"
     )

@@ -291,6 +291,9 @@ def customer_accesses(
     records = [record for record in records if not record.resource.startswith("audit.")]
     for record in records:
         event = _parse(record.body)
+        # SQLite hands back naive UTC; answers carry RFC 3339 times with their offset.
+        at = record.occurred_at
+        at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
         entry = summary.get(record.actor)
         if entry is None:
             entry = summary[record.actor] = AccessSummary(
@@ -301,15 +304,15 @@ def customer_accesses(
                 accesses=0,
                 denied=0,
                 actions=[],
-                first_at=record.occurred_at,
-                last_at=record.occurred_at,
+                first_at=at,
+                last_at=at,
             )
         entry.accesses += 1
         entry.denied += 0 if record.allowed else 1
         if record.action not in entry.actions:
             entry.actions.append(record.action)
-        entry.first_at = min(entry.first_at, record.occurred_at)
-        entry.last_at = max(entry.last_at, record.occurred_at)
+        entry.first_at = min(entry.first_at, at)
+        entry.last_at = max(entry.last_at, at)
     items = [_public(r) for r in records]
     return CustomerAccesses(
         customer_id=customer_id,
