@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -53,7 +54,13 @@ POLICY_VERSION_HEADER = "x-anxin-policy-version"
 
 def instance_id() -> str:
     """This process as a replica: host name (the pod's, in Kubernetes) and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return _instance_of(os.getpid())
+
+
+@functools.cache
+def _instance_of(pid: int) -> str:
+    # Every response names its replica: the host name is looked up once per process.
+    return f"{socket.gethostname()}:{pid}"
 
 
 # Sync endpoints run on anyio's 40 worker threads, and a request holding SQLite's write
