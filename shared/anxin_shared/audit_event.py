@@ -1,27 +1,57 @@
 """The one audit event schema every producer emits and the audit service validates.
 
 Customer references are masked or opaque ids, never raw numbers.
+
+The audit service hashes an event's JSON into its chain. A field added later
+that leaves a key in every event's JSON would change the encoding of events
+that never use it, so the fields in `OMITTED_WHEN_UNSET` are left out of the
+JSON while they are None: an event without them encodes, and hashes, exactly
+as it did before they existed.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from anxin_shared.context import current_received, current_request_id, current_trace_id
+from anxin_shared.masking import mask_free_text
 from anxin_shared.policy import Decision
 from anxin_shared.principal import Principal
 
 AUDIT_TOPIC = "audit.event"
+OUTREACH_MESSAGE_KIND = "outreach.message"
+OMITTED_WHEN_UNSET = frozenset(
+    {
+        "message_id",
+        "message_purpose",
+        "message_channel",
+        "message_template",
+        "message_variables",
+        "campaign_id",
+        "fraud_signal_id",
+        "delivery_status",
+        "delivery_reason",
+    }
+)
+MAX_MESSAGE_VARIABLES = 16
+
+Reference = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z][a-z_]*$")]
+VariableValue = Annotated[str, StringConstraints(max_length=200)]
+DeliveryStatus = Literal["queued", "sent", "failed", "suppressed"]
 
 
 class AuditEvent(BaseModel):
     """One operator or system action on customer information, with its decision."""
 
-    model_config = ConfigDict(extra="forbid")
+    # A refused event's error (which may be logged) never quotes the values it refused.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     event_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     occurred_at: datetime
@@ -57,6 +87,35 @@ class AuditEvent(BaseModel):
     document_kind: str | None = Field(default=None, max_length=32, pattern=r"^[a-z_]+$")
     document_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     document_key_id: str | None = Field(default=None, max_length=64)
+    # An outreach message (kind "outreach.message"): its content as a template id and the
+    # template's variables (system-filled, masked: never a rendered text or a number in the
+    # clear), the campaign or fraud signal that caused it, and its delivery status when the
+    # event was written ("queued" when handed to the sender, else why it was held or failed).
+    message_id: Reference | None = None
+    message_purpose: Word | None = None
+    message_channel: Word | None = None
+    message_template: Reference | None = None
+    message_variables: dict[Word, VariableValue] | None = Field(
+        default=None, max_length=MAX_MESSAGE_VARIABLES
+    )
+    campaign_id: Reference | None = None
+    fraud_signal_id: Reference | None = None
+    delivery_status: DeliveryStatus | None = None
+    delivery_reason: Word | None = None
+
+    @field_validator("message_variables")
+    @classmethod
+    def _variables_hold_no_number(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Refuse a variable holding a mobile, ID or card number in the clear."""
+        for name, text in (value or {}).items():
+            if mask_free_text(text) != text:
+                raise ValueError(f"variable {name!r} holds an unmasked number")
+        return value
+
+    def as_json(self) -> dict[str, Any]:
+        """The event as JSON values, as it is sent and hashed (unset later fields left out)."""
+        unset = {name for name in OMITTED_WHEN_UNSET if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude=unset)
 
 
 def decision_event(
@@ -106,4 +165,48 @@ def decision_event(
         request_id=principal.request_id or current_request_id(),
         **extra,
     )
-    return event.model_dump(mode="json")
+    return event.as_json()
+
+
+def outreach_message_event(
+    producer: str,
+    principal: Principal,
+    *,
+    message_id: str,
+    purpose: str,
+    channel: str,
+    template: str,
+    variables: dict[str, str],
+    status: str,
+    reason: str | None,
+    customer_ref: str,
+    campaign_id: str | None = None,
+    fraud_signal_id: str | None = None,
+    allowed: bool,
+    resource: str = "outreach.message",
+) -> dict[str, Any]:
+    """An audit event (as a JSON-ready dict) for one outreach message and its status.
+
+    The message's content is its template id and variables, never a rendered
+    text; a variable holding an unmasked number is refused (`ValidationError`).
+    `reasons` stays empty: the step is the system's own, not a policy decision.
+    """
+    return decision_event(
+        producer,
+        principal,
+        None,
+        action="send",
+        resource=resource,
+        allowed=allowed,
+        customer_ref=customer_ref,
+        kind=OUTREACH_MESSAGE_KIND,
+        message_id=message_id,
+        message_purpose=purpose,
+        message_channel=channel,
+        message_template=template,
+        message_variables=variables,
+        campaign_id=campaign_id,
+        fraud_signal_id=fraud_signal_id,
+        delivery_status=status,
+        delivery_reason=reason,
+    )

@@ -110,7 +110,7 @@ def audit_of_message(suite: RunningSuite, message: dict[str, Any]) -> list[dict[
     )
     assert response.status_code == 200, response.text
     events = [item["event"] for item in response.json()["items"]]
-    mine = [e for e in events if f"message {message['message_id']}" in e["reasons"]]
+    mine = [e for e in events if e.get("message_id") == message["message_id"]]
     return mine or None
 
 
@@ -140,10 +140,21 @@ def test_a_campaign_reaches_exactly_the_opted_in_customers_of_a_segment(
         running_suite, "GET", f"/api/v1/outreach/campaigns/{campaign['campaign_id']}", STEWARD
     ).json()["counts"]
     assert counts["sent"] == len(delivered) and counts["targeted"] == len(by_customer)
-    # Each message is on the audit trail as template and variables.
+    # Each message is on the audit trail as template and variables, in typed fields.
     sample = by_customer[sorted(delivered)[0]]
     [event] = wait_for(lambda: audit_of_message(running_suite, sample))
-    assert "template tpl-edu-sms-zh" in event["reasons"] and event["allowed"] is True
+    assert event["kind"] == "outreach.message" and event["allowed"] is True
+    assert (event["message_template"], event["message_variables"]) == (
+        "tpl-edu-sms-zh",
+        sample["variables"],
+    )
+    assert event["campaign_id"] == campaign["campaign_id"] and event["reasons"] == []
+    assert (event["message_channel"], event["delivery_status"]) == ("sms", "queued")
+    if held:
+        refused = by_customer[sorted(held)[0]]
+        [event] = wait_for(lambda: audit_of_message(running_suite, refused))
+        assert event["allowed"] is False and event["delivery_status"] == "suppressed"
+        assert event["delivery_reason"] == refused["reason"]
 
 
 def test_an_opt_out_during_a_campaign_stops_further_messages(running_suite: RunningSuite) -> None:
@@ -238,7 +249,9 @@ def assert_one_recorded_alert(suite: RunningSuite, customer: DemoCustomer, signa
     ]
     assert "我们已拒绝" in line["text"] and customer.mobile not in str(line)
     [event] = wait_for(lambda: audit_of_message(suite, alert))
-    assert f"template {alert['template_id']}" in event["reasons"]
+    assert event["message_template"] == alert["template_id"] and "campaign_id" not in event
+    assert event["message_variables"] == alert["variables"]
+    assert event["message_purpose"] == "fraud_alert" and event["fraud_signal_id"]
     assert customer.mobile not in str(event)
     # Still exactly one, a moment later (the signal is not replayed into a second alert).
     time.sleep(2)

@@ -236,7 +236,21 @@ def test_a_campaign_reaches_exactly_the_opted_in_customers_of_the_segment(
     assert len(events) == len(by_customer)
     sent_events = [e for e in events if e["allowed"]]
     assert {e["customer_ref"] for e in sent_events} == expected
-    assert all("template tpl-edu-sms-zh" in e["reasons"] for e in sent_events)
+    assert {e["message_id"] for e in events} == {m["message_id"] for m in by_customer.values()}
+    for e in sent_events:
+        message = by_customer[e["customer_ref"]]
+        assert e["kind"] == "outreach.message" and e["reasons"] == []
+        assert (e["message_template"], e["message_channel"]) == ("tpl-edu-sms-zh", "sms")
+        assert e["message_purpose"] == "security_education"
+        assert e["message_variables"] == message["variables"] and "*" in str(message["variables"])
+        assert e["campaign_id"] == created["campaign_id"] and e["delivery_status"] == "queued"
+        # Unset outreach fields are left out of the event (its hash is unchanged by them).
+        assert "fraud_signal_id" not in e and "delivery_reason" not in e
+    held = [e for e in events if not e["allowed"]]
+    assert {e["customer_ref"] for e in held} == set(by_customer) - expected
+    assert {(e["delivery_status"], e["delivery_reason"]) for e in held} == {
+        ("suppressed", "not_opted_in")
+    }
     assert leaked(json.dumps(events, ensure_ascii=False)) == []
 
 
@@ -300,6 +314,37 @@ def test_the_frequency_cap_suppresses_the_message_over_it(api: TestClient) -> No
     assert "frequency_cap" not in reasons
 
 
+def test_a_message_failed_for_an_unmasked_number_is_audited_with_it_masked(
+    tmp_path: Path,
+) -> None:
+    misconfigured = "15234719120"  # a mobile where the official hotline belongs
+    clock = Clock()
+    with profile_app(
+        tmp_path,
+        clock=clock,
+        outreach_dispatch_interval_seconds=0,
+        outreach_timezone="UTC",
+        outreach_quiet_hours=_quiet_window(clock, timedelta(hours=6), timedelta(hours=2)),
+        outreach_hotline=misconfigured,
+    ) as api:
+        expected = opted_in_members(api, "gold")
+        created = campaign(api, "gold")
+        assert dispatch(api) == 0 and sms_sink(api) == []
+        after = messages(api, created["campaign_id"])
+        assert {(after[c]["status"], after[c]["reason"]) for c in expected} == {
+            ("failed", "unmasked_number")
+        }
+        failed = [
+            e
+            for e in audit_events(api)
+            if e["resource"] == "outreach.message" and e.get("delivery_status") == "failed"
+        ]
+        assert {e["customer_ref"] for e in failed} == expected
+        assert all(e["delivery_reason"] == "unmasked_number" for e in failed)
+        assert all("*" in e["message_variables"]["hotline"] for e in failed)
+        assert misconfigured not in json.dumps(failed)
+
+
 # ---------------------------------------------------------------------------- fraud alerts
 
 
@@ -350,7 +395,14 @@ def test_one_fraud_alert_per_signal_even_when_delivered_twice(api: TestClient) -
         for e in audit_events(api)
         if e["resource"] == "outreach.message" and e["customer_ref"] == "C000002"
     ]
-    assert len(audited) == 1 and "fraud signal evt-fraud-0001" in audited[0]["reasons"]
+    assert len(audited) == 1 and audited[0]["fraud_signal_id"] == "evt-fraud-0001"
+    assert "campaign_id" not in audited[0] and audited[0]["message_id"] == alert["message_id"]
+    assert audited[0]["message_template"] == alert["template_id"]
+    assert audited[0]["message_variables"] == alert["variables"]
+    assert (audited[0]["message_purpose"], audited[0]["delivery_status"]) == (
+        "fraud_alert",
+        "queued",
+    )
     # Only identity reports fraud signals.
     other = {**event, "event_id": "evt-fraud-0002"}
     refused = api.post(

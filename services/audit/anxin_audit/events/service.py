@@ -104,7 +104,7 @@ def append(
         if event.event_id in batch_ids:
             continue
         batch_ids.add(event.event_id)
-        prepared.append((event, canonical(event.model_dump(mode="json"))))
+        prepared.append((event, canonical(event.as_json())))
     mine = _Waiting(prepared, len(events) - len(prepared))
     with _QUEUE_LOCK:
         queue = _QUEUES.setdefault(database.url, [])

@@ -56,9 +56,9 @@ from anxin_profile.outreach.schemas import (
 )
 from anxin_profile.outreach.texts import BRANDS, SIGNAL_WORDS, check_template, render
 from anxin_profile.settings import ProfileSettings
-from anxin_shared.audit_event import AUDIT_TOPIC, decision_event
+from anxin_shared.audit_event import AUDIT_TOPIC, outreach_message_event
 from anxin_shared.errors import Forbidden, NotFound, ValidationFailed
-from anxin_shared.masking import mask_name
+from anxin_shared.masking import mask_free_text, mask_name
 from anxin_shared.outbox import enqueue
 from anxin_shared.policy import Decision, PolicyEngine
 from anxin_shared.principal import Principal
@@ -93,31 +93,29 @@ def _decide(
 
 
 def audit_message(session: Session, message: OutreachMessage, allowed: bool) -> None:
-    """One audit event per message: its content as template id and variables, never a text."""
-    reasons = [
-        f"message {message.message_id}",
-        f"purpose {message.purpose}",
-        f"channel {message.channel}",
-        f"template {message.template_id}",
-        f"variables {message.variables}",
-    ]
-    if message.campaign_id:
-        reasons.append(f"campaign {message.campaign_id}")
-    if message.signal_id:
-        reasons.append(f"fraud signal {message.signal_id}")
-    if message.reason:
-        reasons.append(f"{message.status}: {message.reason}")
-    event = decision_event(
+    """One audit event per message: its content as template id and variables, never a text.
+
+    The variables are system-filled and carry no number in the clear; they are masked
+    once more here, so a message failed for an unmasked number is still audited.
+    """
+    variables: dict[str, str] = json.loads(message.variables)
+    event = outreach_message_event(
         "profile",
         SYSTEM,
-        None,
-        action="send",
-        resource=MESSAGES,
-        allowed=allowed,
+        message_id=message.message_id,
+        purpose=message.purpose,
+        channel=message.channel,
+        template=message.template_id,
+        variables={name: mask_free_text(value) for name, value in variables.items()},
+        status=message.status,
+        reason=message.reason,
         customer_ref=message.customer_id,
-        kind="outreach.message",
+        campaign_id=message.campaign_id,
+        fraud_signal_id=message.signal_id,
+        allowed=allowed,
+        resource=MESSAGES,
     )
-    enqueue(session, AUDIT_TOPIC, {**event, "reasons": reasons})
+    enqueue(session, AUDIT_TOPIC, event)
 
 
 # ------------------------------------------------------------------------------ templates

@@ -374,6 +374,13 @@ $("chain-verify").addEventListener("click", guard(async () => {
 }));
 
 
+// An outreach message is audited in typed fields, not reasons: show its template and status.
+function eventReasons(e) {
+  if (e.kind !== "outreach.message") return (e.reasons || []).join("; ");
+  const status = [e.delivery_status, e.delivery_reason].filter(Boolean).join(": ");
+  return [e.message_template, status].filter(Boolean).join(" · ");
+}
+
 function eventTable(records) {
   const head = el("tr", {}, ...["audit.seq", "audit.time", "audit.actor", "audit.what", "audit.customer", "audit.decision", "audit.reasons", "audit.decisionid", "audit.explain"]
     .map((k) => el("th", { scope: "col", i18n: k })));
@@ -389,7 +396,7 @@ function eventTable(records) {
       el("td", { text: `${e.action} ${e.resource}` }),
       el("td", { text: e.customer_ref || "—" }),
       el("td", { class: e.allowed ? "ok" : "bad", i18n: e.allowed ? "audit.allowed" : "audit.denied" }),
-      el("td", { text: (e.reasons || []).join("; ") }),
+      el("td", { text: eventReasons(e) }),
       el("td", { text: e.decision_id || "—" }),
       el("td", {}, explain));
   });
