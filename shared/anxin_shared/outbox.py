@@ -55,20 +55,35 @@ class OutboxEvent(SQLModel, table=True):
 
 def enqueue(session: Session, topic: str, payload: dict[str, Any]) -> str:
     """Add an event to the outbox in the caller's transaction; return its id."""
+    return enqueue_many(session, topic, [payload])[0]
+
+
+def enqueue_many(session: Session, topic: str, payloads: list[dict[str, Any]]) -> list[str]:
+    """Add events to the outbox in the caller's transaction, in one statement; their ids.
+
+    A plain INSERT (no ORM unit of work): on the audit hot path that bookkeeping cost
+    more than the write itself (`benchmarks/gateway.py`'s profile).
+    """
     now = utcnow()
-    event_id = payload.get("event_id") or uuid.uuid4().hex
-    payload = {**payload, "event_id": event_id}
-    session.add(
-        OutboxEvent(
-            id=event_id,
-            topic=topic,
-            payload=json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
-            created_at=now,
-            next_attempt_at=now,
+    rows = []
+    for payload in payloads:
+        event_id = payload.get("event_id") or uuid.uuid4().hex
+        body = json.dumps(
+            {**payload, "event_id": event_id}, ensure_ascii=False, sort_keys=True, default=str
         )
-    )
-    session.flush()
-    return str(event_id)
+        rows.append(
+            {
+                "id": event_id,
+                "topic": topic,
+                "payload": body,
+                "created_at": now,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+        )
+    if rows:
+        session.execute(sa.insert(OutboxEvent.__table__), rows)  # type: ignore[attr-defined]
+    return [str(row["id"]) for row in rows]
 
 
 def create_outbox_table(op: Any) -> None:

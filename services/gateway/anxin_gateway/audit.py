@@ -18,7 +18,7 @@ from typing import Any
 
 from anxin_shared.audit_event import AUDIT_TOPIC, decision_event
 from anxin_shared.db import Database
-from anxin_shared.outbox import enqueue
+from anxin_shared.outbox import enqueue_many
 from anxin_shared.policy import Decision
 from anxin_shared.principal import Principal
 
@@ -28,8 +28,7 @@ MAX_BATCH = 500
 
 def _write(database: Database, events: list[dict[str, Any]]) -> None:
     with database.session() as session:
-        for event in events:
-            enqueue(session, AUDIT_TOPIC, event)
+        enqueue_many(session, AUDIT_TOPIC, events)
 
 
 class AuditWriter:

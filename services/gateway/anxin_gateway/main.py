@@ -2,8 +2,9 @@
 
 Per request, in order: path hygiene (400) → declared route (404/405) →
 bearer token (401) → rate limit (429) → call session named by
-`X-Anxin-Call-Session`, resolved by identity (403 if not the agent's own open
-session, 503 if identity is down) → policy decision (403 with decision id;
+`X-Anxin-Call-Session`, resolved by identity or by a lease on its answer kept
+exact by identity's change feed (403 if not the agent's own open session, 503 if
+identity is down; see callsessions.py) → policy decision (403 with decision id;
 engine failure 503) → internal token → proxy → audit event durably stored →
 response. Any failure of a dependency ends in 503, never in an allow. A refusal
 (401, 403, ...) is also answered only once its event is stored (503 if the trail
@@ -99,13 +100,21 @@ def create_app(
             ensure_dev_keys(Path(str(settings.keys_dir)), list(catalogue_clients(runtime.policy)))
         if runtime.policy.loaded:
             authenticator.refresh()
+        follower = (
+            asyncio.create_task(call_sessions.feed.follow(runtime.peers)) if runtime.peers else None
+        )
         yield
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
         await stop_runtime(runtime)
 
     app = FastAPI(
         title="Anxin gateway", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
     app.state.runtime = runtime
+    app.state.call_sessions = call_sessions
     install_problem_handlers(app)
     add_health_routes(app, runtime)
     if settings.is_dev:
@@ -196,16 +205,30 @@ def create_app(
                     settings.internal_token_lifetime_seconds,
                     **principal.internal_claims(),
                 )
-                async with bulkhead.slot(route.service):
-                    upstream = await forward(
-                        runtime.http,
-                        settings.peer_url(route.service),
-                        request.method,
-                        raw_path,
-                        request.url.query,
-                        forward_headers(list(request.headers.items()), token, current_request_id()),
-                        body,
-                    )
+                # A request that may change a call session ends the gateway's lease on it.
+                changed = (
+                    match.params.get("session_id")
+                    if route.service == "identity" and request.method != "GET"
+                    else None
+                )
+                if changed:
+                    call_sessions.change_begins(changed)
+                try:
+                    async with bulkhead.slot(route.service):
+                        upstream = await forward(
+                            runtime.http,
+                            settings.peer_url(route.service),
+                            request.method,
+                            raw_path,
+                            request.url.query,
+                            forward_headers(
+                                list(request.headers.items()), token, current_request_id()
+                            ),
+                            body,
+                        )
+                finally:
+                    if changed:
+                        call_sessions.change_ends(changed)
                 policy_api.replicas.saw(route.service, upstream.headers)
                 if upstream.status_code >= 500:
                     raise DependencyUnavailable("the service behind this route failed")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from anxin_gateway.callsessions import CallSessionResolver
 from anxin_gateway.main import create_app as create_gateway
 from anxin_gateway.settings import GatewaySettings
 from anxin_identity.main import create_app as create_identity
@@ -37,13 +38,17 @@ class Backends(httpx.AsyncBaseTransport):
     keys_dir: Path
     identity: httpx.ASGITransport | None = None
     identity_down: bool = False
+    feed_down: bool = False  # identity's change feed alone unreachable: no lease ever holds
     resolves: list[dict[str, Any]] = field(default_factory=list)
+    gateways: list[httpx.AsyncClient] = field(default_factory=list)
+    resolvers: list[CallSessionResolver] = field(default_factory=list)
     upstream_claims: list[dict[str, Any]] = field(default_factory=list)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         port = request.url.port
         if port == 8001:
-            if self.identity_down or self.identity is None:
+            feed = request.url.path.endswith("/call-sessions/changes")
+            if self.identity_down or self.identity is None or (feed and self.feed_down):
                 raise httpx.ConnectError("connection refused", request=request)
             if request.url.path.endswith("call-sessions:resolve"):
                 await request.aread()
@@ -78,21 +83,31 @@ class Backends(httpx.AsyncBaseTransport):
 
 
 @asynccontextmanager
-async def suite(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Backends]]:
+async def suite(
+    tmp_path: Path, replicas: int = 1, follow: bool = True
+) -> AsyncIterator[tuple[httpx.AsyncClient, Backends]]:
+    """Identity and `replicas` gateways (one database, like replicas); the first one's client."""
     common: dict[str, Any] = {"env": "dev", "var_dir": tmp_path, "policies_dir": POLICIES}
     ensure_dev_keys(tmp_path / "keys")
-    backends = Backends(keys_dir=tmp_path / "keys")
-    gateway = create_gateway(GatewaySettings(**common), http_transport=backends)
+    backends = Backends(keys_dir=tmp_path / "keys", feed_down=not follow)
+    gateways = [
+        create_gateway(GatewaySettings(**common), http_transport=backends) for _ in range(replicas)
+    ]
     identity = create_identity(IdentitySettings(**common), http_transport=backends)
     backends.identity = httpx.ASGITransport(app=identity)
-    apps: list[FastAPI] = [gateway, identity]
+    apps: list[FastAPI] = [*gateways, identity]
     async with AsyncExitStack() as stack:
         for app in apps:
             await stack.enter_async_context(app.router.lifespan_context(app))
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"
-        ) as client:
-            yield client, backends
+        for gateway in gateways:
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"
+                )
+            )
+            backends.gateways.append(client)
+            backends.resolvers.append(gateway.state.call_sessions)
+        yield backends.gateways[0], backends
 
 
 async def token(client: httpx.AsyncClient, subject: str) -> dict[str, str]:
@@ -188,10 +203,76 @@ async def test_identity_down_is_a_503_and_a_bad_id_a_400(tmp_path: Path) -> None
     assert len(backends.upstream_claims) == 1
 
 
-async def test_the_cache_is_confirmed_by_version_and_follows_every_change(
-    tmp_path: Path,
-) -> None:
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Wait (polling) until `condition` holds; fail the test if it never does."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_lease_serves_repeat_calls_and_a_close_ends_it_at_once(tmp_path: Path) -> None:
     async with suite(tmp_path) as (client, backends):
+        resolver = backends.resolvers[0]
+        li = await token(client, "agent.li")
+        call_id = await open_call(client, li, REGISTERED)
+        headers = {**li, "X-Anxin-Call-Session": call_id}
+        await until(resolver.feed.live)
+        first = await client.get("/api/v1/customers/C100001", headers=headers)
+        again = [await client.get("/api/v1/customers/C100001", headers=headers) for _ in range(3)]
+        asked_before_close = len(backends.resolves)
+        closed = await client.post(f"/api/v1/calls/{call_id}/close", headers=li)
+        after_close = await client.get("/api/v1/customers/C100001", headers=headers)
+
+    assert [r.status_code for r in (first, *again, closed)] == [200, 200, 200, 200, 200]
+    assert asked_before_close == 1  # the three repeat calls were served by the lease
+    assert [c["assurance_level"] for c in backends.upstream_claims] == ["L1"] * 4
+    assert after_close.status_code == 403  # asked again, at once, and refused
+    assert after_close.json()["call_session_status"] == "closed"
+    assert len(backends.resolves) == 2
+
+
+async def test_a_change_made_elsewhere_reaches_the_lease_through_the_feed(tmp_path: Path) -> None:
+    async with suite(tmp_path, replicas=2) as (client, backends):
+        resolver = backends.resolvers[0]
+        other = backends.gateways[1]
+        li = await token(client, "agent.li")
+        call_id = await open_call(client, li, REGISTERED)
+        headers = {**li, "X-Anxin-Call-Session": call_id}
+        await until(resolver.feed.live)
+        assert (await client.get("/api/v1/customers/C100001", headers=headers)).status_code == 200
+        assert resolver.leasable(call_id, resolver.cache[call_id], "agent.li")
+        # Closed through the other replica: this one hears of it from identity's feed.
+        closed = await other.post(f"/api/v1/calls/{call_id}/close", headers=li)
+        assert closed.status_code == 200
+        await until(lambda: call_id not in resolver.cache)
+        after_close = await client.get("/api/v1/customers/C100001", headers=headers)
+
+    assert after_close.status_code == 403
+    assert after_close.json()["call_session_status"] == "closed"
+
+
+async def test_identity_unreachable_ends_every_lease(tmp_path: Path) -> None:
+    async with suite(tmp_path) as (client, backends):
+        resolver = backends.resolvers[0]
+        li = await token(client, "agent.li")
+        call_id = await open_call(client, li, REGISTERED)
+        headers = {**li, "X-Anxin-Call-Session": call_id}
+        await until(resolver.feed.live)
+        assert (await client.get("/api/v1/customers/C100001", headers=headers)).status_code == 200
+        backends.identity_down = True
+        await until(lambda: not resolver.feed.live())
+        down = await client.get("/api/v1/customers/C100001", headers=headers)
+        backends.identity_down = False
+        await until(resolver.feed.live)
+        back = await client.get("/api/v1/customers/C100001", headers=headers)
+
+    assert down.status_code == 503
+    assert back.status_code == 200
+
+
+async def test_the_cache_is_confirmed_by_version_when_no_lease_holds(tmp_path: Path) -> None:
+    async with suite(tmp_path, follow=False) as (client, backends):
         li = await token(client, "agent.li")
         call_id = await open_call(client, li, REGISTERED)
         headers = {**li, "X-Anxin-Call-Session": call_id}
@@ -203,6 +284,6 @@ async def test_the_cache_is_confirmed_by_version_and_follows_every_change(
     first, second, third = (r["known_version"] for r in backends.resolves)
     assert first is None
     assert second is not None  # identity was asked again, with the version it gave
-    assert third == second
+    assert third is None  # the close through this gateway dropped the cached answer
     assert [c["assurance_level"] for c in backends.upstream_claims] == ["L1", "L1"]
     assert after_close.status_code == 403

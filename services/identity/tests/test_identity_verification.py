@@ -691,7 +691,9 @@ def test_resolve_lends_the_level_and_customer_to_the_owner_only(
     unknown = resolve(client, settings, "no-such-session")
 
     assert own.status_code == 200
-    assert own.json() | {"decision_id": None, "expires_at": None} == {
+    lease_terms = {"decision_id": None, "expires_at": None, "fingerprint": None}
+    assert own.json()["change_seq"] >= 1  # opening the session was a change
+    assert own.json() | lease_terms | {"change_seq": None} == {
         "usable": True,
         "reason": "ok",
         "call_session": created["id"],
@@ -700,6 +702,8 @@ def test_resolve_lends_the_level_and_customer_to_the_owner_only(
         "verified_customer": "C100001",
         "expires_at": None,
         "decision_id": None,
+        "change_seq": None,
+        "fingerprint": None,
     }
     assert (other.json()["usable"], other.json()["reason"]) == (False, "no_access")
     assert (unknown.json()["usable"], unknown.json()["reason"]) == (False, "no_access")
@@ -735,6 +739,48 @@ def test_an_assurance_policy_edit_moves_the_level_and_the_version(
     assert first["assurance_level"] == "L1"
     assert after["reason"] == "ok" and after["version"] > first["version"]
     assert (after["assurance_level"], after["verified_customer"]) == ("L0", None)
+
+
+CHANGES = "/internal/v1/call-sessions/changes"
+
+
+def changes(
+    client: TestClient, settings: IdentitySettings, after: int | None, service_name: str = "gateway"
+) -> httpx.Response:
+    params = {} if after is None else {"after": after}
+    return client.get(CHANGES, params=params, headers=as_service(settings, service_name))
+
+
+def test_every_change_of_a_session_is_in_the_feed_the_gateway_leases_on(
+    client: TestClient, signer: TokenSigner, settings: IdentitySettings, policies: Path
+) -> None:
+    start = changes(client, settings, None).json()
+    created = open_call(client, signer)
+    lent = resolve(client, settings, created["id"]).json()
+    answered = client.post(
+        f"{CALLS}/{created['id']}/knowledge-answers",
+        json={"question_id": "id_last4", "answer": "123X"},
+        headers=as_agent(signer),
+    )
+    client.post(f"{CALLS}/{created['id']}/close", headers=as_agent(signer))
+    after = changes(client, settings, lent["change_seq"]).json()
+    path = policies / "assurance.yaml"
+    path.write_text(path.read_text().replace("    - [registered_ani]\n", "", 1))
+    edited = changes(client, settings, after["seq"]).json()
+    refused = changes(client, settings, 0, "profile")
+
+    assert start["changes"] == [] and start["complete"] is True
+    assert answered.status_code == 200
+    newer = [seq for seq, session_id in after["changes"] if session_id == created["id"]]
+    # The answer and the close are changes newer than the lease's, in order.
+    assert len([seq for seq in newer if seq > lent["change_seq"]]) >= 2
+    assert after["seq"] == max(newer) and after["complete"] is True
+    assert lent["fingerprint"] == after["fingerprint"]
+    # An assurance policy edit moves the fingerprint: every lease on the old rules ends.
+    assert edited["fingerprint"] != after["fingerprint"]
+    # Recent changes are sent again (a late commit is not missed); the number never goes back.
+    assert edited["seq"] == after["seq"] and edited["changes"] == after["changes"]
+    assert refused.status_code == 403  # only the gateway follows the feed
 
 
 def test_resolve_reports_expired_and_closed(

@@ -8,6 +8,7 @@ logged), and with no good version at all every computation fails closed (503).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -150,6 +151,7 @@ class AssuranceSource:
         self.path = Path(policies_dir) / ASSURANCE_FILE
         self._text: str | None = None
         self._policy: AssurancePolicy | None = None
+        self._fingerprint = ""
         self._lock = threading.Lock()
 
     def current(self) -> AssurancePolicy:
@@ -162,12 +164,18 @@ class AssuranceSource:
             if text is not None and text != self._text:
                 try:
                     self._policy = parse_policy(text)
+                    self._fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
                 except AssurancePolicyError as exc:
                     logger.error("assurance policy not reloaded: %s", exc)
                 self._text = text
             if self._policy is None:
                 raise DependencyUnavailable("the assurance policy is not loaded")
             return self._policy
+
+    def fingerprint(self) -> str:
+        """A short hash of the policy in force (re-read first, as `current` does)."""
+        self.current()
+        return self._fingerprint
 
 
 _sources: dict[Path, AssuranceSource] = {}
@@ -180,6 +188,13 @@ def configure(policies_dir: Path) -> AssuranceSource:
     source = _sources.setdefault(key, AssuranceSource(key))
     _default[:] = [source]
     return source
+
+
+def current_fingerprint() -> str:
+    """A short hash of the assurance policy in force: it moves whenever levels may."""
+    if not _default:
+        raise DependencyUnavailable("the assurance policy is not configured")
+    return _default[0].fingerprint()
 
 
 def current_policy() -> AssurancePolicy:

@@ -51,6 +51,21 @@ class CallSession(SQLModel, table=True):
     ani_watchlisted: bool = False
 
 
+class CallSessionChange(SQLModel, table=True):
+    """One change of a call session that the gateway's lease on it must not outlive.
+
+    Written in the same transaction as the change (`repository.save_call_session`);
+    the gateway reads them in order (`GET /internal/v1/call-sessions/changes`).
+    """
+
+    __tablename__ = "call_session_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_session_id: str = Field(max_length=64)
+    version: int
+    changed_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)  # type: ignore[call-overload]
+
+
 class CallFactorAttempt(SQLModel, table=True):
     """One attempt at a verification factor: what, for whom, whether it succeeded. No PII."""
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from anxin_identity.calls.models import (
@@ -12,7 +12,14 @@ from anxin_identity.calls.models import (
     CallFactorAttempt,
     CallOneTimeCode,
     CallSession,
+    CallSessionChange,
 )
+
+# A change is sent again on every read of the feed for this long after it was made, so
+# one that commits after a later-numbered one (PostgreSQL allocates ids before commit)
+# is still seen.
+CHANGE_REDELIVERY = timedelta(seconds=5)
+MAX_CHANGES_READ = 5000
 
 
 def get_call_session(session: Session, session_id: str) -> CallSession | None:
@@ -28,9 +35,40 @@ def add_call_session(session: Session, call: CallSession) -> CallSession:
 
 
 def save_call_session(session: Session, call: CallSession) -> None:
-    """Write a changed call session in the caller's transaction."""
+    """Write a changed call session, and its change record, in the caller's transaction."""
     session.add(call)
+    session.add(
+        CallSessionChange(
+            call_session_id=call.id, version=call.version, changed_at=datetime.now(UTC)
+        )
+    )
     session.flush()
+
+
+def last_change(session: Session) -> int:
+    """The newest change's sequence number (0 before the first)."""
+    newest = session.exec(select(func.max(CallSessionChange.id))).one()
+    return int(newest or 0)
+
+
+def changes_after(
+    session: Session, after: int, now: datetime
+) -> tuple[list[tuple[int, str]], bool]:
+    """(sequence, call-session id) of the changes after `after` and of the recent ones,
+    and whether that is all of them (at most `MAX_CHANGES_READ` are read at once)."""
+    statement = (
+        select(CallSessionChange.id, CallSessionChange.call_session_id)
+        .where(
+            or_(
+                col(CallSessionChange.id) > after,
+                col(CallSessionChange.changed_at) >= now - CHANGE_REDELIVERY,
+            )
+        )
+        .order_by(col(CallSessionChange.id))
+        .limit(MAX_CHANGES_READ + 1)
+    )
+    rows = [(int(seq or 0), str(session_id)) for seq, session_id in session.exec(statement)]
+    return rows[:MAX_CHANGES_READ], len(rows) <= MAX_CHANGES_READ
 
 
 def count_sessions_opened_since(session: Session, agent: str, since: datetime) -> int:

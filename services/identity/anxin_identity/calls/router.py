@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
 from anxin_identity.calls import codes, service
 from anxin_identity.calls.profile import ProfileClient
@@ -17,6 +17,7 @@ from anxin_identity.calls.schemas import (
     FactorResult,
     KnowledgeAnswer,
     KnowledgeQuestionList,
+    SessionChanges,
     SessionResolution,
     SessionResolve,
 )
@@ -164,6 +165,17 @@ def verify_code(
         body.code,
         key=settings.code_key,
     )
+
+
+@internal_router.get("/call-sessions/changes", response_model=SessionChanges)
+def call_session_changes(
+    _: Resolver,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> SessionChanges:
+    """For the gateway: which call sessions changed after `after` (its leases end there)."""
+    return service.session_changes(session, runtime.policy, after)
 
 
 @internal_router.post("/call-sessions:resolve", response_model=SessionResolution)

@@ -160,3 +160,21 @@ class SessionResolution(BaseModel):
     verified_customer: str | None = None
     expires_at: datetime | None = None
     decision_id: str
+    # The newest call-session change this answer already reflects (see `SessionChanges`),
+    # and the rules it was decided under: the gateway's lease on it ends when either moves.
+    change_seq: int | None = None
+    fingerprint: str | None = None
+
+
+class SessionChanges(BaseModel):
+    """For the gateway's leases: the call sessions changed after `after`, in order.
+
+    `seq` is the newest change read; `fingerprint` moves whenever the rules that set
+    levels do (the access policy or the assurance policy), so every lease is dropped.
+    Recent changes are sent again on each read; `complete` is false when there were
+    more than one answer holds (then the gateway drops every lease)."""
+
+    seq: int
+    changes: list[tuple[int, str]]
+    complete: bool
+    fingerprint: str

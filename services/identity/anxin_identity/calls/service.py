@@ -29,7 +29,12 @@ from typing import Any
 from sqlmodel import Session
 
 from anxin_identity.calls import repository
-from anxin_identity.calls.assurance import FACTORS, AssurancePolicy, current_policy
+from anxin_identity.calls.assurance import (
+    FACTORS,
+    AssurancePolicy,
+    current_fingerprint,
+    current_policy,
+)
 from anxin_identity.calls.models import CallAniWatchlist, CallFactorAttempt, CallSession
 from anxin_identity.calls.profile import Match, ProfileClient
 from anxin_identity.calls.schemas import (
@@ -41,6 +46,7 @@ from anxin_identity.calls.schemas import (
     KnowledgeAnswer,
     KnowledgeQuestionList,
     RiskReason,
+    SessionChanges,
     SessionResolution,
 )
 from anxin_shared.audit_event import AUDIT_TOPIC, decision_event
@@ -751,7 +757,10 @@ def resolve_for_gateway(
     unknown session, `expired`, `closed`) and the gateway refuses the request.
     An unchanged `known_version` is answered without the level (the gateway's
     cache still holds it); time-based expiry is checked first, so it is exact.
+    `change_seq` is read first: the answer reflects at least every change up to it.
     """
+    change_seq = repository.last_change(session)
+    rules = rules_fingerprint(policy)  # before deciding and evaluating: never newer than them
     call = repository.get_call_session(session, session_id)
     domain = call.subsidiary if call is not None else principal.subsidiary
     decision = policy.decide(
@@ -800,6 +809,8 @@ def resolve_for_gateway(
             version=call.version,
             expires_at=as_utc(call.expires_at),
             decision_id=decision.decision_id,
+            change_seq=change_seq,
+            fingerprint=rules,
         )
     level = call.assurance_level if call.assurance_level in ASSURANCE_LEVELS else "L0"
     return SessionResolution(
@@ -811,4 +822,31 @@ def resolve_for_gateway(
         verified_customer=call.customer_id if level != "L0" else None,
         expires_at=as_utc(call.expires_at),
         decision_id=decision.decision_id,
+        change_seq=change_seq,
+        fingerprint=rules,
+    )
+
+
+def rules_fingerprint(policy: PolicyEngine) -> str:
+    """The access policy's version and the assurance policy's hash: what levels follow."""
+    return f"{policy.version}:{current_fingerprint()}"
+
+
+def session_changes(session: Session, policy: PolicyEngine, after: int | None) -> SessionChanges:
+    """The call sessions changed after `after` (and recently), for the gateway's leases.
+
+    Without `after` (a gateway starting to follow) only the newest sequence number."""
+    if after is None:
+        return SessionChanges(
+            seq=repository.last_change(session),
+            changes=[],
+            complete=True,
+            fingerprint=rules_fingerprint(policy),
+        )
+    rows, complete = repository.changes_after(session, after, utcnow())
+    return SessionChanges(
+        seq=max([after, *(number for number, _ in rows)]),
+        changes=rows,
+        complete=complete,
+        fingerprint=rules_fingerprint(policy),
     )
