@@ -10,8 +10,9 @@ uvicorn process each, uvloop, h11 for the gateway, no access log):
   token minted with the gateway's key and the claims the gateway would put in
   it (agent.li, life, L2, the verified call session and customer);
 * (c) the gateway with every check on: the agent's bearer token, the rate
-  limit, the call session resolved by identity on every call, the policy
-  decision, the internal token, the proxy to profile (which decides again and
+  limit, the call session (resolved by identity, then held on a lease that
+  identity's change feed keeps exact: identity still answers the feed ten times
+  a second), the policy decision, the internal token, the proxy to profile (which decides again and
   masks), and the gateway's and profile's audit events committed before the
   response leaves (then relayed to the audit service).
 
@@ -19,7 +20,8 @@ Closed-loop load comes from wrk (Debian package `wrk`) at concurrency 1, 10,
 50 and 200 (at most 2 threads). The latency target ("at 200 requests/s the
 gateway adds at most 1.5 ms p50 and 5 ms p99 over profile") is measured by an
 open-loop generator here (asyncio + aiohttp) sending at a fixed rate and
-timing each request from its scheduled start, so a stall is not hidden. The
+timing each request from its scheduled start, so a stall is not hidden; (b) and
+(c) alternate in rounds (3 x 10 s each by default), pooled per target. The
 fixed-rate direct calls carry a fresh internal token each, as the gateway
 sends them; wrk's direct calls reuse one token (profile's verification cache
 then makes (b) a little faster than it is behind the gateway). The fixed-rate
@@ -34,7 +36,7 @@ generator with one token, so the benchmark raises it through the gateway's
 own settings (`ANXIN_GATEWAY_RATE_LIMIT_PER_SECOND`/`_BURST`); the limiter
 still runs on every request. Nothing else is changed.
 
-Run: `.venv/bin/python benchmarks/gateway.py` (about 4 minutes; `--quick` for
+Run: `.venv/bin/python benchmarks/gateway.py` (about 5 minutes; `--quick` for
 a smoke run). Prints a table and the targets, writes `var/proof/gateway.json`.
 """
 
@@ -500,23 +502,38 @@ async def open_loop(
     return latencies, errors, elapsed
 
 
+@dataclass
+class Sample:
+    """The latencies (s) and errors of fixed-rate runs against one target, pooled."""
+
+    latencies: list[float]
+    errors: int = 0
+    seconds: float = 0.0
+
+
 def measure_fixed_rate(
-    target: str, url: str, headers: Callable[[], dict[str, str]], args: argparse.Namespace
-) -> Result:
-    """Warm up, then send at `FIXED_RATE` for `args.rate_duration` seconds (open loop)."""
-    warm = [headers() for _ in range(int(FIXED_RATE * args.warmup))]
+    url: str, headers: Callable[[], dict[str, str]], seconds: float, warmup: float
+) -> Sample:
+    """Warm up, then send at `FIXED_RATE` for `seconds` (open loop)."""
+    warm = [headers() for _ in range(int(FIXED_RATE * warmup))]
     run_loop(lambda: open_loop(url, warm, FIXED_RATE))
-    batch = [headers() for _ in range(int(FIXED_RATE * args.rate_duration))]
+    batch = [headers() for _ in range(int(FIXED_RATE * seconds))]
     latencies, errors, elapsed = run_loop(lambda: open_loop(url, batch, FIXED_RATE))
+    return Sample(latencies, errors, elapsed)
+
+
+def fixed_rate_result(target: str, sample: Sample) -> Result:
+    """One target's fixed-rate point from its pooled rounds."""
+    latencies = sample.latencies
     return Result(
         target=target,
         mode="fixed-rate",
         load=FIXED_RATE,
         requests=len(latencies),
-        seconds=elapsed,
+        seconds=sample.seconds,
         p50_ms=statistics.median(latencies) * 1000 if latencies else float("nan"),
         p99_ms=percentile(latencies, 0.99) * 1000,
-        errors=errors,
+        errors=sample.errors,
     )
 
 
@@ -635,7 +652,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per wrk point")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per point")
     parser.add_argument(
-        "--rate-duration", type=float, default=15.0, help="seconds of the fixed-rate runs"
+        "--rate-duration",
+        type=float,
+        default=30.0,
+        help="seconds of fixed-rate load per target, split into --rounds",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating fixed-rate rounds per target"
     )
     parser.add_argument(
         "--concurrency", type=int, nargs="+", default=list(CONCURRENCY), help="wrk -c values"
@@ -702,12 +725,24 @@ def benchmark(args: argparse.Namespace) -> int:
                 "b": (setup.profile_url, direct),
                 "c": (setup.gateway_path, lambda: dict(through)),
             }
-            # The fixed-rate runs first, on services that no closed-loop run has pushed yet.
-            for target, (url, headers) in points.items():
-                settle(url, headers())
-                result = measure_fixed_rate(target, url, headers, args)
-                results.append(result)
-                print(table([result]).splitlines()[-1], flush=True)
+            # The fixed-rate runs first, on services that no closed-loop run has pushed yet,
+            # in alternating rounds (b, c, b, c, ...) so that whatever else the machine is
+            # doing weighs on both alike; each target's rounds are pooled.
+            samples = {target: Sample([]) for target in points}
+            for round_number in range(args.rounds):
+                for target, (url, headers) in points.items():
+                    settle(url, headers())
+                    sample = measure_fixed_rate(
+                        url, headers, args.rate_duration / args.rounds, args.warmup
+                    )
+                    pooled = samples[target]
+                    pooled.latencies += sample.latencies
+                    pooled.errors += sample.errors
+                    pooled.seconds += sample.seconds
+                    line = table([fixed_rate_result(target, sample)]).splitlines()[-1]
+                    print(f"{line} round {round_number + 1}/{args.rounds}", flush=True)
+            for target, sample in samples.items():
+                results.append(fixed_rate_result(target, sample))
             # Then each target's sweep; profile directly (b) last: driven straight past its
             # worker threads it can stall (the gateway's bulkhead keeps (c) below that).
             with ceiling(setup.body_size) as proxy_url:
@@ -739,6 +774,7 @@ def benchmark(args: argparse.Namespace) -> int:
             "warmup_seconds": args.warmup,
             "fixed_rate": FIXED_RATE,
             "fixed_rate_seconds": args.rate_duration,
+            "fixed_rate_rounds": args.rounds,
             "gateway_rate_limit": f"{BENCH_RATE_LIMIT}/s (raised for the load generator)",
             "processes": "one per server (aiohttp proxy, aiohttp backend, gateway, profile)",
         },

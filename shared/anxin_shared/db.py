@@ -1,13 +1,20 @@
 """Database sessions and migrations for a service's own database.
 
 SQLite (WAL mode, foreign keys on, a busy timeout) is the embedded default;
-PostgreSQL is production. The request-scoped session commits once, when the
-handler returned without error, and rolls back otherwise: services only
-`flush()`.
+PostgreSQL is production. SQLite allows one writer at a time: writers of one
+process queue for it at a `WriteGate` (a Python lock), not in SQLite's busy
+handler, which sleeps in steps of up to 100 ms and let a backend's p99 grow to
+most of a second under concurrent writes (`benchmarks/gateway.py`).
+
+The request-scoped session commits once, when the handler returned without
+error, and rolls back otherwise: services only `flush()`.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +26,64 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+SQLITE_BUSY_SECONDS = 30
+_READS = ("SELECT", "PRAGMA", "EXPLAIN")
+
+
+class WriteGate:
+    """One SQLite writer per process: a connection takes the gate before the first write
+    of a transaction and gives it back as the transaction ends (its commit or rollback)
+    or as it returns to the pool, whichever comes first. The commit event comes just
+    before SQLite's commit: the next writer may find the lock for that instant, and
+    SQLite's busy handler (first retry after 1 ms) covers it."""
+
+    KEY = "anxin_write_gate"
+
+    def __init__(self, timeout: float = SQLITE_BUSY_SECONDS) -> None:
+        self.timeout = timeout
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> bool:
+        """Whether a writer holds the gate now."""
+        return self._lock.locked()
+
+    def install(self, engine: Engine) -> None:
+        """Hook the gate into `engine`'s statements and pool."""
+        _GATES[engine] = self
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine, "commit", self._transaction_ends)
+        event.listen(engine, "rollback", self._transaction_ends)
+        event.listen(engine.pool, "checkin", self._release)
+        event.listen(engine.pool, "invalidate", self._release_invalidated)
+
+    def _before_execute(self, conn: Any, *args: Any) -> None:
+        statement = str(args[1]).lstrip()[:7].upper()
+        if conn.info.get(self.KEY) or statement.startswith(_READS):
+            return
+        if not self._lock.acquire(timeout=self.timeout):
+            raise sqlite3.OperationalError("database is locked")
+        conn.info[self.KEY] = True
+
+    def _transaction_ends(self, conn: Any) -> None:
+        if conn.info.pop(self.KEY, False):
+            self._lock.release()
+
+    def _release(self, _dbapi_connection: Any, record: Any) -> None:
+        if record is not None and record.info.pop(self.KEY, False):
+            self._lock.release()
+
+    def _release_invalidated(self, _dbapi_connection: Any, record: Any, _exc: Any) -> None:
+        self._release(_dbapi_connection, record)
+
+
+_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def write_gate(engine: Engine) -> WriteGate | None:
+    """The write gate of an engine on a SQLite file (None for PostgreSQL or in memory)."""
+    return _GATES.get(engine)
+
 
 def make_engine(url: str, echo: bool = False) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
@@ -27,7 +92,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
         )
 
         @event.listens_for(engine, "connect")
@@ -39,6 +106,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        if path and path != ":memory:":
+            WriteGate().install(engine)
         return engine
     return create_engine(
         url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=5

@@ -28,6 +28,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from anxin_gateway.callsessions import LIVE_WINDOW
 from anxin_profile.demo_data import DemoCustomer, generate_customers
 from tests.security.support_attacks import collect, report
 from tests.support import RunningSuite
@@ -54,7 +55,11 @@ def request(
 
 
 def move_into_past(suite: RunningSuite, service: str, table: str, key: str, value: str) -> int:
-    """Set `expires_at` of the rows where `key` = `value` to a minute ago; rows changed."""
+    """Set `expires_at` of the rows where `key` = `value` to a minute ago; rows changed.
+
+    A call session's expiry moved is recorded as identity records every change of a
+    session (`call_session_change`, in the same transaction): the gateway's lease on the
+    session follows that feed, and it would not learn of an edit made behind it."""
     url = suite.suite.extra_env.get(f"ANXIN_{service.upper()}_DATABASE_URL")
     engine = sa.create_engine(url or f"sqlite:///{suite.suite.var_dir / f'{service}.db'}")
     statement = sa.text(f"UPDATE {table} SET expires_at = :past WHERE {key} = :value").bindparams(  # noqa: S608 - fixed names
@@ -65,6 +70,14 @@ def move_into_past(suite: RunningSuite, service: str, table: str, key: str, valu
             result = connection.execute(
                 statement, {"past": datetime.now(UTC) - timedelta(minutes=1), "value": value}
             )
+            if table == "call_session":
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO call_session_change (call_session_id, version, changed_at)"
+                        " SELECT id, version, :now FROM call_session WHERE id = :value"
+                    ).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True))),
+                    {"now": datetime.now(UTC), "value": value},
+                )
             return int(result.rowcount)
     finally:
         engine.dispose()
@@ -236,6 +249,10 @@ def ended_call_sessions(suite: RunningSuite, accepted: list[str]) -> int:
             assert closed.status_code == 200, closed.text
         else:
             assert move_into_past(suite, "identity", "call_session", "id", session_id) == 1
+            # A real expiry is known to the gateway in advance (the lease ends a second
+            # before it); this one is made behind its back, so it counts from the moment
+            # the gateway can have read it from identity's feed.
+            time.sleep(LIVE_WINDOW)
         more, found = _after_the_call(suite, agent, customer, session_id, how)
         tried += more
         accepted += found
