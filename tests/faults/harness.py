@@ -199,6 +199,7 @@ class FaultReport:
                     "held": len(held),
                     "fail_closed": len(by_fault),
                     "wrongly_allowed": len(self.wrongly_allowed(outcomes)),
+                    "leased": len(self.leased(outcomes)),
                     "not_closed": len(self.not_closed(outcomes)),
                     "lost": sum(1 for o in outcomes if o.request_id in lost),
                     "duplicated": sum(1 for o in outcomes if o.request_id in duplicated),
