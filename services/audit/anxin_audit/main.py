@@ -22,7 +22,7 @@ from anxin_audit.ledger.router import router as ledger_router
 from anxin_audit.retention.router import router as retention_router
 from anxin_audit.settings import AuditSettings
 from anxin_audit.state import AuditState
-from anxin_shared.app import ServiceRuntime, create_service_app
+from anxin_shared.app import ServiceRuntime, create_service_app, served
 from anxin_shared.audit_event import AUDIT_TOPIC, AuditEvent
 from anxin_shared.outbox import Sender
 
@@ -116,5 +116,5 @@ def create_app(settings: AuditSettings | None = None, **options: Any) -> FastAPI
 def __getattr__(name: str) -> Any:
     """`anxin_audit.main:app` for uvicorn, built on first access (not at import)."""
     if name == "app":
-        return create_app()
+        return served(create_app())
     raise AttributeError(name)

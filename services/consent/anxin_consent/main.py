@@ -16,7 +16,7 @@ from anxin_consent.records.router import router as records_router
 from anxin_consent.records.service import expire_due
 from anxin_consent.seed import seed_notices
 from anxin_consent.settings import ConsentSettings
-from anxin_shared.app import ServiceRuntime, create_service_app
+from anxin_shared.app import ServiceRuntime, create_service_app, served
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 logger = logging.getLogger("anxin.consent")
@@ -69,5 +69,5 @@ def create_app(settings: ConsentSettings | None = None, **options: Any) -> FastA
 def __getattr__(name: str) -> Any:
     """`anxin_consent.main:app` for uvicorn, built on first access (not at import)."""
     if name == "app":
-        return create_app()
+        return served(create_app())
     raise AttributeError(name)

@@ -44,7 +44,7 @@ from anxin_gateway.ratelimit import RateLimiter
 from anxin_gateway.routes import RouteMatch, RouteTable
 from anxin_gateway.settings import GatewaySettings
 from anxin_gateway.web import mount_web
-from anxin_shared.app import add_health_routes, build_runtime, start_runtime, stop_runtime
+from anxin_shared.app import add_health_routes, build_runtime, served, start_runtime, stop_runtime
 from anxin_shared.context import current_request_id
 from anxin_shared.errors import (
     AnxinError,
@@ -278,5 +278,5 @@ def create_app(
 def __getattr__(name: str) -> Any:
     """`anxin_gateway.main:app` for uvicorn, built on first access (not at import)."""
     if name == "app":
-        return create_app()
+        return served(create_app())
     raise AttributeError(name)

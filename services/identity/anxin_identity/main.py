@@ -19,7 +19,7 @@ from anxin_identity.settings import IdentitySettings
 from anxin_identity.sms.gateway import DevSinkSms, HttpSmsGateway, NoSmsGateway, SmsGateway
 from anxin_identity.voice import internal_router as voice_internal_router
 from anxin_identity.voice import router as voice_router
-from anxin_shared.app import ServiceRuntime, create_service_app
+from anxin_shared.app import ServiceRuntime, create_service_app, served
 from anxin_shared.outbox import Sender
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -101,5 +101,5 @@ def create_app(
 def __getattr__(name: str) -> Any:
     """`anxin_identity.main:app` for uvicorn, built on first access (not at import)."""
     if name == "app":
-        return create_app()
+        return served(create_app())
     raise AttributeError(name)

@@ -25,7 +25,7 @@ from anxin_profile.settings import ProfileSettings
 from anxin_profile.sharing.internal_router import router as consent_events_router
 from anxin_profile.sharing.router import router as sharing_router
 from anxin_profile.verification.router import router as verification_router
-from anxin_shared.app import ServiceRuntime, create_service_app
+from anxin_shared.app import ServiceRuntime, create_service_app, served
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 logger = logging.getLogger("anxin.profile")
@@ -99,5 +99,5 @@ def create_app(
 def __getattr__(name: str) -> Any:
     """`anxin_profile.main:app` for uvicorn, built on first access (not at import)."""
     if name == "app":
-        return create_app()
+        return served(create_app())
     raise AttributeError(name)
