@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from anxin_audit.alerts import repository
@@ -26,6 +27,7 @@ from anxin_shared.db import Database
 
 CURSOR = "alerts"
 MAX_EVIDENCE = 500
+BASELINE_REFRESH = timedelta(minutes=1)  # an actor's volume baseline is counted again after
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,42 @@ class Proposed:
     evidence: list[Hit]
 
 
+class Window:
+    """The hits of one (rule, actor) within a time span, and how many distinct keys they
+    count, kept as hits come and go: a busy actor's window (thousands of hits) costs the
+    same per hit as a quiet one's (recounting it on every hit made the evaluator
+    quadratic: `benchmarks/gateway.py` found it holding most of a core)."""
+
+    def __init__(self) -> None:
+        self.hits: deque[Hit] = deque()
+        self.keys: Counter[str] = Counter()
+
+    def push(self, hit: Hit, window_seconds: float) -> None:
+        """Add `hit` and drop the hits older than `window_seconds` before it."""
+        self.hits.append(hit)
+        self.keys[hit.key] += 1
+        horizon = hit.at - timedelta(seconds=window_seconds)
+        while self.hits and self.hits[0].at < horizon:
+            old = self.hits.popleft()
+            self.keys[old.key] -= 1
+            if not self.keys[old.key]:
+                del self.keys[old.key]
+
+    @property
+    def distinct(self) -> int:
+        """How many distinct keys the window holds."""
+        return len(self.keys)
+
+    @property
+    def first(self) -> Hit:
+        """The oldest hit in the window."""
+        return self.hits[0]
+
+    def evidence(self) -> list[Hit]:
+        """The newest hits, at most `MAX_EVIDENCE` of them."""
+        return list(islice(reversed(self.hits), MAX_EVIDENCE))[::-1]
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -62,17 +100,15 @@ class AlertEvaluator:
         self.database = database
         self.rules_file = RulesFile(settings.alerts_file)
         self.batch = batch
-        self.windows: dict[tuple[str, str], deque[Hit]] = {}
+        self.windows: dict[tuple[str, str], Window] = {}
         self.quiet_until: dict[tuple[str, str], datetime] = {}
+        self.baselines: dict[str, tuple[datetime, int]] = {}  # actor -> (counted at, events)
         self.ready = False
 
     # -- windows -------------------------------------------------------------------
-    def _push(self, rule: str, actor: str, hit: Hit, window_seconds: float) -> deque[Hit]:
-        window = self.windows.setdefault((rule, actor), deque())
-        window.append(hit)
-        horizon = hit.at - timedelta(seconds=window_seconds)
-        while window and window[0].at < horizon:
-            window.popleft()
+    def _push(self, rule: str, actor: str, hit: Hit, window_seconds: float) -> Window:
+        window = self.windows.setdefault((rule, actor), Window())
+        window.push(hit, window_seconds)
         return window
 
     def _rebuild(self, rules: AlertRules, position: int) -> None:
@@ -104,21 +140,21 @@ class AlertEvaluator:
         quiet: bool,
     ) -> Proposed | None:
         window = self._push(name, actor, hit, rule.window_seconds)
-        distinct = {item.key for item in window}
-        if quiet or len(distinct) < rule.threshold:
+        distinct = window.distinct
+        if quiet or distinct < rule.threshold:
             return None
         if hit.at < self.quiet_until.get((name, actor), hit.at - timedelta(seconds=1)):
             return None
         self.quiet_until[(name, actor)] = hit.at + timedelta(seconds=rule.window_seconds)
         return Proposed(
-            dedupe_key=f"{name}:{actor}:{window[0].seq}",
+            dedupe_key=f"{name}:{actor}:{window.first.seq}",
             rule=name,
             severity=rule.severity,
             actor=actor,
             subsidiary=subsidiary,
-            summary=f"{actor}: {len(distinct)} {describe} within "
+            summary=f"{actor}: {distinct} {describe} within "
             f"{rule.window_minutes:g} minutes (threshold {rule.threshold})",
-            evidence=list(window)[-MAX_EVIDENCE:],
+            evidence=window.evidence(),
         )
 
     def _evaluate(
@@ -217,7 +253,7 @@ class AlertEvaluator:
         volume = rules.volume_vs_baseline
         if volume and human:
             window = self._push("volume_vs_baseline", actor, hit, volume.window_seconds)
-            count = len({item.key for item in window})
+            count = window.distinct
             quiet_until = self.quiet_until.get(("volume_vs_baseline", actor))
             if (
                 not quiet
@@ -226,7 +262,7 @@ class AlertEvaluator:
             ):
                 start = at - timedelta(days=volume.baseline_days)
                 end = at - timedelta(seconds=volume.window_seconds)
-                history = records.count_actor_events(session, actor, start, end)
+                history = self._history(session, actor, start, end)
                 windows = max(1.0, (end - start).total_seconds() / volume.window_seconds)
                 baseline = history / windows
                 if count > volume.factor * baseline:
@@ -235,17 +271,26 @@ class AlertEvaluator:
                     )
                     proposed.append(
                         Proposed(
-                            f"volume_vs_baseline:{actor}:{window[0].seq}",
+                            f"volume_vs_baseline:{actor}:{window.first.seq}",
                             "volume_vs_baseline",
                             volume.severity,
                             actor,
                             subsidiary,
                             f"{actor}: {count} requests in {volume.window_minutes:g} minutes, "
                             f"{volume.factor:g}x over their baseline of {baseline:.1f}",
-                            list(window)[-MAX_EVIDENCE:],
+                            window.evidence(),
                         )
                     )
         return proposed
+
+    def _history(self, session: Any, actor: str, start: datetime, end: datetime) -> int:
+        """The actor's events in the baseline span, counted at most once a minute (of event
+        time): a busy actor under its baseline would otherwise cost a count per event."""
+        counted = self.baselines.get(actor)
+        if counted is None or not counted[0] <= end < counted[0] + BASELINE_REFRESH:
+            counted = (end, records.count_actor_events(session, actor, start, end))
+            self.baselines[actor] = counted
+        return counted[1]
 
     # -- one pass ----------------------------------------------------------------------
     def run_once(self) -> int:
