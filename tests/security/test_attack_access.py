@@ -81,12 +81,20 @@ def call(
     subject: str | None,
     headers: dict[str, str] | None = None,
     keep: bool = True,
+    patient: bool = False,
     **kwargs: Any,
 ) -> httpx.Response:
+    """One call; `patient` waits out the gateway's per-client rate limit (a few times), for
+    checks whose expected refusal is not a 429."""
     all_headers = dict(headers or {})
     if subject:
         all_headers["authorization"] = f"Bearer {token(suite, subject)}"
-    response = suite.client.request(method, suite.gateway + path, headers=all_headers, **kwargs)
+    for _ in range(5 if patient else 1):
+        response = suite.client.request(method, suite.gateway + path, headers=all_headers, **kwargs)
+        if response.status_code != 429:
+            break
+        if patient:
+            time.sleep(min(float(response.headers.get("retry-after", "1")), 2.0))
     return collect(suite, response) if keep else response
 
 
@@ -651,6 +659,7 @@ def test_oversized_inputs(running_suite: RunningSuite) -> None:
             route.method,
             concrete(route),
             "supervisor.liu",
+            patient=True,
             content=huge,
             headers={"content-type": "application/json"},
         )
@@ -666,6 +675,7 @@ def test_oversized_inputs(running_suite: RunningSuite) -> None:
                     route.method,
                     concrete(route),
                     "supervisor.liu",
+                    patient=True,
                     content=body,
                     headers={"content-type": "application/json"},
                 )
@@ -686,7 +696,7 @@ def test_oversized_inputs(running_suite: RunningSuite) -> None:
         path = template.format(**PARAMS)
         for value in ("1000000", "99999999999999999999999999", "-1", "1e9", "0x7fffffff"):
             tried += 1
-            response = call(running_suite, "GET", f"{path}?limit={value}", subject)
+            response = call(running_suite, "GET", f"{path}?limit={value}", subject, patient=True)
             if response.status_code not in (400, 422):
                 accepted.append(f"limit={value} {path} -> {response.status_code}")
     line = report("oversized inputs", tried, accepted)
