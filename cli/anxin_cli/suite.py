@@ -121,9 +121,9 @@ class Suite:
             "5",
         ]
         if service == "gateway":
-            # h11 hands the raw request target to the app, so an absolute-form
-            # target is seen (and refused) rather than silently reduced to its path.
-            command += ["--http", "h11"]
+            # httptools, but an absolute-form target reaches the app whole, to be
+            # refused rather than silently reduced to its path (see server.py).
+            command += ["--http", "anxin_gateway.server:GatewayHttpProtocol"]
         log = (log_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(  # noqa: S603
             command,

@@ -384,7 +384,7 @@ def shadow_gateway(running_suite: RunningSuite, tmp_path: Path) -> Iterator[str]
             "--port",
             str(port),
             "--http",
-            "h11",
+            "anxin_gateway.server:GatewayHttpProtocol",
             "--no-access-log",
         ],
         env=env,
