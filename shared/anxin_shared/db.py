@@ -6,8 +6,9 @@ process queue for it at a `WriteGate` (a Python lock), not in SQLite's busy
 handler, which sleeps in steps of up to 100 ms and let a backend's p99 grow to
 most of a second under concurrent writes (`benchmarks/gateway.py`).
 
-The request-scoped session commits once, when the handler returned without
-error, and rolls back otherwise: services only `flush()`.
+The request-scoped session (`anxin_shared.deps.db_session`) commits once, when
+the handler returned without error, and rolls back otherwise: services only
+`flush()`.
 """
 
 from __future__ import annotations
@@ -124,28 +125,35 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commit on success, roll back on any error.
+        """A unit of work: commit on success, roll back on any error (see `finish`)."""
+        session = self.open_session()
+        try:
+            yield session
+        except BaseException as exc:
+            self.finish(session, exc)
+            raise
+        self.finish(session, None)
+
+    def open_session(self) -> Session:
+        """A new session; it touches the database only when first used."""
+        return Session(self.engine, expire_on_commit=False)
+
+    def finish(self, session: Session, error: BaseException | None) -> None:
+        """End a unit of work: commit when it succeeded, roll back when `error` ended it,
+        then close the session (its connection goes back to the pool).
 
         One exception to the rollback: an error marked `keeps_audit` (a policy
         denial) still commits, because the audit event of the decision was
         written before the raise and a denial must be traceable too. Services
         raise such errors before any business write.
         """
-        with Session(self.engine, expire_on_commit=False) as session:
-            try:
-                yield session
+        try:
+            if error is None or getattr(error, "keeps_audit", False):
                 session.commit()
-            except BaseException as exc:
-                if getattr(exc, "keeps_audit", False):
-                    session.commit()
-                else:
-                    session.rollback()
-                raise
-
-    def request_session(self) -> Iterator[Session]:
-        """FastAPI dependency: one session per request, committed in one place."""
-        with self.session() as session:
-            yield session
+            else:
+                session.rollback()
+        finally:
+            session.close()
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from anxin_shared.app import ServiceRuntime, current_principal, get_runtime
+from anxin_shared.app import ServiceRuntime, current_principal, get_runtime, runtime_of
 from anxin_shared.principal import Principal
 
 __all__ = [
@@ -21,16 +23,30 @@ __all__ = [
 ]
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One session per request; committed before the response is sent."""
-    yield from get_runtime(request).database.request_session()
+async def db_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; committed before the response is sent.
+
+    Opened on the event loop (a session touches the database only when first used)
+    and finished, commit or rollback and close, in one worker-thread hop, shielded
+    from cancellation: a session left open would keep its connection, and with it
+    SQLite's write gate."""
+    database = runtime_of(request).database
+    session = database.open_session()
+    try:
+        yield session
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(database.finish, session, exc)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(database.finish, session, None)
 
 
-def require_service(resource: str, action: str) -> Callable[[Request], Principal]:
+def require_service(resource: str, action: str) -> Callable[[Request], Awaitable[Principal]]:
     """Dependency factory for internal routes: a peer service allowed by policy."""
 
-    def dependency(request: Request) -> Principal:
-        return get_runtime(request).require_service(resource, action)(request)
+    async def dependency(request: Request) -> Principal:
+        return runtime_of(request).require_service(resource, action)(request)
 
     dependency.__name__ = f"require_service_{resource}_{action}".replace(".", "_")
     return dependency

@@ -26,7 +26,7 @@ class AuditState:
         return self.checkpointer
 
 
-def get_audit_state(request: Request) -> AuditState:
+async def get_audit_state(request: Request) -> AuditState:
     """Dependency: the audit service's own state."""
     state: AuditState = request.app.state.audit
     return state

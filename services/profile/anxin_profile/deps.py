@@ -10,12 +10,12 @@ from anxin_profile.clock import Clock
 from anxin_profile.settings import ProfileSettings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     """The app's clock (tests inject one that they can move)."""
     return cast(Clock, request.app.state.clock)
 
 
-def get_settings(request: Request) -> ProfileSettings:
+async def get_settings(request: Request) -> ProfileSettings:
     """The profile settings of the app serving this request."""
     return cast(ProfileSettings, request.app.state.runtime.settings)
 

@@ -20,7 +20,7 @@ internal_router = APIRouter(
 )
 
 
-def check_cache(request: Request) -> service.CheckCache:
+async def check_cache(request: Request) -> service.CheckCache:
     """Dependency: this replica's check cache."""
     cache: service.CheckCache = request.app.state.consent_cache
     return cache

@@ -31,12 +31,12 @@ SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Resolver = Annotated[Principal, Depends(require_service("call.session", "read"))]
 
 
-def identity_settings(runtime: RuntimeDep) -> IdentitySettings:
+async def identity_settings(runtime: RuntimeDep) -> IdentitySettings:
     """The settings this identity app was built with."""
     return cast(IdentitySettings, runtime.settings)
 
 
-def profile_client(runtime: RuntimeDep) -> ProfileClient:
+async def profile_client(runtime: RuntimeDep) -> ProfileClient:
     """Profile's internal verification API, with identity's service token."""
     return ProfileClient(runtime.peers)
 
