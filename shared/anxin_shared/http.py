@@ -8,6 +8,7 @@ callers fail closed with 503.
 
 from __future__ import annotations
 
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -28,7 +29,10 @@ def make_async_client(
     max_connections: int = 200,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """The pooled client a service keeps for its whole life."""
+    """The pooled client a service keeps for its whole life.
+
+    It keeps no cookies: one client carries every user's calls, so a cookie one
+    answer set must never ride along on the next call (no domain is allowed)."""
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
@@ -37,6 +41,7 @@ def make_async_client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
         follow_redirects=False,
         trust_env=False,
+        cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
     )
 
 
