@@ -46,6 +46,10 @@ RUN mkdir -p /var/lib/anxin-audit \\
 
 EXTRA_RUNTIME = {"identity": IDENTITY_EXTRA, "audit": AUDIT_EXTRA}
 
+# The gateway serves on httptools with the request target kept whole, so that an
+# absolute-form target is refused (services/gateway/anxin_gateway/server.py).
+SERVER_ARGS = {"gateway": ', "--http", "anxin_gateway.server:GatewayHttpProtocol"'}
+
 NO_BUILDER_EXTRA = "# (no extra Python packages for this service)"
 
 # The identity service's voice engine: the `voice` extra of anxin-identity
@@ -89,6 +93,7 @@ def render(service: str) -> str:
     return (
         text.replace("@EXTRA_BUILDER@", builder_extra)
         .replace("@EXTRA_RUNTIME@", EXTRA_RUNTIME.get(service, NO_EXTRA))
+        .replace("@SERVER_ARGS@", SERVER_ARGS.get(service, ""))
         .replace("@SERVICE@", service)
         .replace("@PORT@", str(PORTS[service]))
     )

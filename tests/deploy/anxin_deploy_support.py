@@ -45,7 +45,7 @@ INGRESS_CONTROLLER = "ns:ingress-nginx/app:ingress-nginx"
 
 
 def contract_command(service: str) -> list[str]:
-    return [
+    command = [
         "uvicorn",
         f"anxin_{service}.main:app",
         "--host",
@@ -53,6 +53,10 @@ def contract_command(service: str) -> list[str]:
         "--port",
         str(PORTS[service]),
     ]
+    if service == "gateway":
+        # httptools with the request target kept whole (anxin_gateway/server.py).
+        command += ["--http", "anxin_gateway.server:GatewayHttpProtocol"]
+    return command
 
 
 def contract_env(service: str) -> dict[str, str]:
